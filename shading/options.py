@@ -1,0 +1,128 @@
+"""What a caller asks of ``protect`` and what it gets back, plus the named presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from PIL import Image
+
+from .errors import OptionsError
+
+ImageSource = Union[str, Path, bytes, Image.Image]
+# progress(step, total, stage): stage is "load", "optimize", "check" or "save".
+# The callback may raise shading.Cancelled to stop the run.
+ProgressCallback = Callable[[int, int, str], None]
+
+MODES = ("poison", "cloak", "both")
+
+
+@dataclass(frozen=True)
+class Intensity:
+    """How much the image may change. ``eps_255`` caps |delta| per pixel (in /255) where the
+    image is busiest; the perceptual mask scales it down towards ``flat_floor`` x eps on flat
+    colours and line art. ``min_protection`` is the latent ratio the self-check accepts
+    after a JPEG-85 round trip (lower is stronger)."""
+
+    name: str
+    eps_255: float
+    flat_floor: float
+    min_protection: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How hard to look: optimizer steps, and the trainer views (short sides) looked through."""
+
+    name: str
+    steps: int
+    views: tuple[int, ...]
+    check_steps: int          # extra steps the self-check may spend when protection fell short
+
+
+INTENSITIES = {
+    i.name: i for i in (
+        Intensity("low", 8.0, 0.15, 0.80),
+        Intensity("default", 12.0, 0.15, 0.70),
+        Intensity("high", 16.0, 0.20, 0.60),
+    )
+}
+QUALITIES = {
+    q.name: q for q in (
+        Quality("fast", 12, (512,), 0),
+        Quality("default", 32, (512,), 8),
+        Quality("best", 96, (512, 1024), 24),
+    )
+}
+
+
+@dataclass
+class ProtectOptions:
+    mode: str = "poison"
+    anchor: Optional[ImageSource] = None       # poison/both: an image of the target concept
+    target: Optional[str] = None               # poison/both: a concept name, looked up in anchor_dirs
+    style_image: Optional[ImageSource] = None  # cloak/both: an image in the style to move towards
+    intensity: str = "default"
+    quality: str = "default"
+    encoders: tuple[str, ...] = ("taef2",)
+    device: str = "auto"
+    seed: Optional[int] = None
+    model_dirs: tuple[Path, ...] = ()
+    anchor_dirs: tuple[Path, ...] = ()
+    max_pixels: int = 50_000_000
+    view_size: int = 512                       # the trainer's short side; tests use less
+    steps: Optional[int] = None                # overrides the quality preset's step count
+    eot: bool = True                           # optimize through simulated recompression/resizing
+    self_check: bool = True
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise OptionsError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.intensity not in INTENSITIES:
+            raise OptionsError(f"intensity must be one of {', '.join(INTENSITIES)}, not {self.intensity!r}")
+        if self.quality not in QUALITIES:
+            raise OptionsError(f"quality must be one of {', '.join(QUALITIES)}, not {self.quality!r}")
+        if not self.encoders:
+            raise OptionsError("at least one encoder is needed (e.g. taef2)")
+        if self.view_size < 64 or self.view_size % 8:
+            raise OptionsError("view_size must be a multiple of 8, at least 64")
+        if self.mode in ("poison", "both") and self.anchor is None and not self.target:
+            raise OptionsError(f"mode {self.mode!r} needs a target: give an anchor image or a target concept")
+        if self.mode in ("cloak", "both") and self.style_image is None:
+            raise OptionsError(f"mode {self.mode!r} needs a style image to move towards")
+
+    @property
+    def intensity_preset(self) -> Intensity:
+        return INTENSITIES[self.intensity]
+
+    @property
+    def quality_preset(self) -> Quality:
+        return QUALITIES[self.quality]
+
+
+@dataclass
+class ProtectResult:
+    """The shaded image at full size (same mode and size as the input) and what was measured.
+
+    ``measurements`` keys: width, height, mode, target, encoders, steps, seconds, device,
+    psnr, ssim, linf_255, latent_ratio (per-encoder mean at the trainer's 512 view),
+    latent_ratio_jpeg85, latent_ratios (per encoder), weak (bool: the self-check found the
+    protection below the intensity's threshold after a JPEG-85 round trip).
+    """
+
+    image: Image.Image
+    format: str                     # "PNG", "JPEG", "WEBP" ...: what ``save`` writes
+    measurements: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)   # icc_profile, exif etc. kept for saving
+
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write atomically in the input's format; refuses to overwrite an existing file."""
+        from .imageio import save_image
+
+        return save_image(self, Path(path))
+
+    def to_bytes(self) -> bytes:
+        from .imageio import encode_image
+
+        return encode_image(self)
