@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "daemon.commands.protect",
     "daemon.commands.bench",
     "daemon.commands.models",
+    "daemon.commands.install", "daemon.commands.doctor",
 ]
 
 

@@ -44,14 +44,15 @@ class InstallContext:
     uid: int = field(default_factory=lambda: os.getuid() if hasattr(os, "getuid") else 0)
 
     @classmethod
-    def for_this_machine(cls, env: Mapping[str, str] | None = None) -> "InstallContext":
+    def for_this_machine(cls, env: Mapping[str, str] | None = None, settings: Settings | None = None,
+                         paths: Paths | None = None) -> "InstallContext":
         env = dict(os.environ if env is None else env)
-        paths = Paths.resolve(env)
+        paths = paths or Paths.resolve(env)
         system = current_os()
         registry: RegistryWriter | None = WinregWriter() if system == "windows" else None
         return cls(
             os=system, home=Path.home(), env=env, paths=paths,
-            settings=load_settings(env, paths), python=Path(sys.executable),
+            settings=settings or load_settings(env, paths), python=Path(sys.executable),
             registry=registry, run_commands=True, extension_src=default_extension_src(),
         )
 
