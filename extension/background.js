@@ -1,0 +1,47 @@
+// Shade's background (a service worker in Chromium, an event page in Firefox).
+// All traffic to the Shade daemon goes through here.
+import "./shared/common.js";
+import { ext } from "./lib/browser.js";
+import { createMenus, handleContextMenuClick, MENU_ID } from "./lib/contextmenu.js";
+import { handleUploadPort, senderEnabled, PORT_NAME } from "./lib/uploads.js";
+import { handleControl, fromExtensionPage, statusReport, pairNative, pairWithCode } from "./lib/control.js";
+import { syncRegistration } from "./lib/registration.js";
+
+ext.runtime.onInstalled.addListener(() => {
+  createMenus().catch((e) => console.error("Shade: menu", e));
+  syncRegistration().catch((e) => console.error("Shade: content scripts", e));
+});
+ext.runtime.onStartup.addListener(() => {
+  syncRegistration().catch((e) => console.error("Shade: content scripts", e));
+});
+
+ext.contextMenus.onClicked.addListener((info, tab) => {
+  if (info.menuItemId === MENU_ID) handleContextMenuClick(info, tab);
+});
+
+ext.runtime.onConnect.addListener((port) => {
+  if (port.name === PORT_NAME) handleUploadPort(port);
+});
+
+ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+  if (!msg || typeof msg !== "object") return false;
+  if (msg.type === "upload-enabled") {
+    senderEnabled(sender).then((enabled) => sendResponse({ enabled }), () => sendResponse({ enabled: false }));
+    return true;
+  }
+  if (!fromExtensionPage(sender)) return false;
+  handleControl(msg).then(sendResponse);
+  return true;
+});
+
+ext.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && changes.sites) syncRegistration().catch((e) => console.error("Shade: content scripts", e));
+});
+
+ext.permissions.onRemoved?.addListener(() => {
+  syncRegistration().catch((e) => console.error("Shade: content scripts", e));
+});
+
+// Handles for tests and support (DevTools console of the background):
+// `shade.handleContextMenuClick(info, tab)` etc.
+globalThis.shade = { handleContextMenuClick, syncRegistration, statusReport, pairNative, pairWithCode, handleControl };

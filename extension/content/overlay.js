@@ -1,0 +1,109 @@
+// The in-page card that shows shading progress and asks what to do on failure.
+// Its buttons only react to real clicks (event.isTrusted), so the page's own
+// scripts cannot press "Send original" for the user.
+(function (root) {
+  "use strict";
+  if (root.ShadeOverlay) return;
+
+  const CSS = `
+    :host { all: initial; }
+    .card { position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; width: 320px;
+      box-sizing: border-box; padding: 12px 14px; border-radius: 10px; background: #1f1733; color: #f3eeff;
+      font: 13px/1.4 system-ui, sans-serif; box-shadow: 0 6px 24px rgba(0,0,0,.35); }
+    .title { font-weight: 600; margin-bottom: 4px; }
+    .message { white-space: pre-wrap; word-break: break-word; }
+    .bar { height: 6px; margin: 8px 0; border-radius: 3px; background: #3a2d5c; overflow: hidden; }
+    .fill { height: 100%; width: 0; background: #9d7bff; transition: width .2s; }
+    .buttons { display: flex; gap: 6px; justify-content: flex-end; margin-top: 6px; }
+    button { font: inherit; padding: 4px 10px; border-radius: 6px; border: 1px solid #9d7bff;
+      background: transparent; color: inherit; cursor: pointer; }
+    button.primary { background: #9d7bff; color: #140d24; }
+    .card[data-state="error"] { background: #3b1220; }
+    .card[data-state="error"] .bar { display: none; }
+  `;
+
+  function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
+  }
+
+  /** Show a card; returns its controller. */
+  function create() {
+    const host = el("div");
+    host.id = "shade-overlay";
+    const shadow = host.attachShadow({ mode: "open" });
+    const style = el("style");
+    style.textContent = CSS;
+    const card = el("div", "card");
+    card.setAttribute("role", "alertdialog");
+    card.setAttribute("aria-live", "polite");
+    const title = el("div", "title", "Shade");
+    const message = el("div", "message");
+    const bar = el("div", "bar");
+    const fill = el("div", "fill");
+    bar.appendChild(fill);
+    const buttons = el("div", "buttons");
+    card.append(title, message, bar, buttons);
+    shadow.append(style, card);
+    (document.body || document.documentElement).appendChild(host);
+
+    let cancelHandler = null;
+
+    function setButtons(list) {
+      buttons.replaceChildren();
+      for (const [action, label, primary, onClick] of list) {
+        const b = el("button", primary ? "primary" : "", label);
+        b.type = "button";
+        b.dataset.action = action;
+        b.addEventListener("click", (ev) => {
+          ev.stopPropagation();
+          if (ev.isTrusted) onClick();
+        });
+        buttons.appendChild(b);
+      }
+    }
+
+    function setState(state) {
+      card.dataset.state = state;
+      host.dataset.state = state;
+    }
+
+    return {
+      /** Progress text and fraction (0..1); offers Cancel. */
+      progress(text, fraction) {
+        setState("working");
+        message.textContent = text;
+        fill.style.width = `${Math.round(Math.min(1, Math.max(0, fraction || 0)) * 100)}%`;
+        if (!buttons.querySelector('[data-action="cancel"]') || buttons.children.length !== 1) {
+          setButtons([["cancel", "Cancel upload", false, () => cancelHandler && cancelHandler()]]);
+        }
+      },
+      onCancel(fn) { cancelHandler = fn; },
+      /** Show a failure and wait for the user's choice: "retry" | "original" | "cancel". */
+      ask(text) {
+        setState("error");
+        title.textContent = "Shade could not shade this image";
+        message.textContent = `${text}\nThe site has not received your image.`;
+        return new Promise((resolve) => {
+          setButtons([
+            ["retry", "Retry", true, () => resolve("retry")],
+            ["original", "Send original", false, () => resolve("original")],
+            ["cancel", "Cancel upload", false, () => resolve("cancel")],
+          ]);
+        }).then((choice) => { title.textContent = "Shade"; return choice; });
+      },
+      done(text) {
+        setState("done");
+        message.textContent = text;
+        fill.style.width = "100%";
+        setButtons([]);
+        setTimeout(() => host.remove(), 2500);
+      },
+      close() { host.remove(); },
+    };
+  }
+
+  root.ShadeOverlay = Object.freeze({ create });
+})(globalThis);

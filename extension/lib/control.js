@@ -1,0 +1,128 @@
+// What the popup and options page ask the background to do: status, pairing,
+// site switches, pause/resume. Only extension pages may ask.
+import { ext } from "./browser.js";
+import { DaemonClient } from "./daemon.js";
+import { ShadeError, asShadeError, notPaired } from "./errors.js";
+import { NATIVE_HOST_NAME } from "./identity.js";
+import { parseNativeReply, parsePairingCode, normalizeDaemonUrl } from "./pairing.js";
+import { getSettings, setSettings } from "./settings.js";
+import { currentClient } from "./jobs.js";
+import { syncRegistration, injectIntoTab } from "./registration.js";
+import * as feedback from "./feedback.js";
+
+/** Connection and queue state for the popup. */
+export async function statusReport() {
+  const { client, settings } = await currentClient();
+  const out = {
+    daemonUrl: settings.daemonUrl, paired: !!settings.token, connected: false,
+    health: null, status: null, error: null, localActive: feedback.activeCount(),
+  };
+  try {
+    out.health = await client.health();
+    out.connected = true;
+  } catch (e) {
+    out.error = asShadeError(e, client.baseUrl).toJSON();
+    return out;
+  }
+  if (!settings.token) {
+    out.error = notPaired().toJSON();
+    return out;
+  }
+  try {
+    out.status = await client.status();
+  } catch (e) {
+    out.error = asShadeError(e, client.baseUrl).toJSON();
+    if (out.error.code === "not_paired") out.paired = false;
+  }
+  return out;
+}
+
+/** Record this extension's origin with the daemon, then keep the address and token. */
+export async function completePairing(daemonUrl, token) {
+  const client = new DaemonClient(daemonUrl, token);
+  const answer = await client.pair();
+  await setSettings({ daemonUrl, token });
+  return { ok: true, daemonUrl, origin: answer && answer.origin };
+}
+
+/** Pair through the native-messaging host the Shade installer registers. */
+export async function pairNative() {
+  let reply;
+  try {
+    reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "pair" });
+  } catch (e) {
+    throw new ShadeError("native_host_missing",
+      `Shade's browser helper did not answer (${e && e.message || e}). Install Shade with its installer, ` +
+      "or paste the pairing code from the tray menu or `shade token --pairing-code`.");
+  }
+  let parsed;
+  try {
+    parsed = parseNativeReply(reply);
+  } catch (e) {
+    throw new ShadeError("pairing_failed", e.message);
+  }
+  return completePairing(parsed.daemonUrl, parsed.token);
+}
+
+/** Pair with a pasted code "shade:<port>:<token>". */
+export async function pairWithCode(code, daemonUrl) {
+  let parsed;
+  try {
+    parsed = parsePairingCode(code);
+  } catch (e) {
+    throw new ShadeError("bad_pairing_code", e.message);
+  }
+  // Keep a typed host (localhost vs 127.0.0.1) when its port matches the code's.
+  let url = parsed.daemonUrl;
+  if (daemonUrl) {
+    try {
+      const typed = normalizeDaemonUrl(daemonUrl);
+      if (new URL(typed).port === new URL(url).port) url = typed;
+    } catch { /* use the code's address */ }
+  }
+  return completePairing(url, parsed.token);
+}
+
+/** Whether a message comes from one of this extension's own pages. */
+export function fromExtensionPage(sender) {
+  return !!sender && sender.id === ext.runtime.id && typeof sender.url === "string" &&
+    sender.url.startsWith(ext.runtime.getURL(""));
+}
+
+/** Handle one request from the popup or options page. */
+export async function handleControl(msg) {
+  try {
+    switch (msg.type) {
+      case "status": return { ok: true, ...(await statusReport()) };
+      case "pair-native": return await pairNative();
+      case "pair-code": return await pairWithCode(msg.code, msg.daemonUrl);
+      case "set-daemon-url": {
+        const daemonUrl = normalizeDaemonUrl(msg.daemonUrl);
+        await setSettings({ daemonUrl });
+        return { ok: true, daemonUrl };
+      }
+      case "sites-changed": {
+        const patterns = await syncRegistration();
+        if (typeof msg.tabId === "number" && msg.inject) {
+          await injectIntoTab(msg.tabId).catch(() => {});
+        }
+        return { ok: true, patterns };
+      }
+      case "pause":
+      case "resume": {
+        const { client } = await currentClient();
+        await (msg.type === "pause" ? client.pause() : client.resume());
+        return { ok: true };
+      }
+      case "settings": return { ok: true, settings: redact(await getSettings()) };
+      default: return { ok: false, error: { code: "unknown", message: `unknown request ${msg.type}` } };
+    }
+  } catch (e) {
+    const err = e instanceof ShadeError ? e : asShadeError(e);
+    return { ok: false, error: err.toJSON() };
+  }
+}
+
+function redact(settings) {
+  return { ...settings, token: settings.token ? "set" : "" };
+}

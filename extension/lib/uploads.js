@@ -1,0 +1,89 @@
+// Shading for the upload interceptor: the content script streams one file over
+// a port, the background shades it through the daemon and streams it back.
+//
+// content → background: {type:"start", name, mime, size}, {type:"chunk", data}…, {type:"end"}
+// background → content: {type:"job", id}, {type:"progress", fraction, stage},
+//                       {type:"result", name, mime, size, chunks}, {type:"chunk", data}…,
+//                       {type:"done"} | {type:"error", error:{code, message}}
+// Disconnecting the port cancels the job.
+import { ext } from "./browser.js";
+import { ShadeError, asShadeError } from "./errors.js";
+import { getSettings } from "./settings.js";
+import { isSiteEnabled, originOf } from "./sites.js";
+import { progressFraction, stageOf } from "./jobstate.js";
+import { shadeImage } from "./jobs.js";
+import * as feedback from "./feedback.js";
+
+export const PORT_NAME = "shade-upload";
+
+/** The web origin a content-script message or port came from. */
+export function senderOrigin(sender) {
+  if (!sender || sender.id !== ext.runtime.id) return "";
+  if (sender.origin && sender.origin !== "null") return originOf(sender.origin);
+  return originOf(sender.url || "");
+}
+
+/** Whether the sender's exact origin has upload shading switched on. */
+export async function senderEnabled(sender) {
+  const origin = senderOrigin(sender);
+  if (!origin) return false;
+  const { sites } = await getSettings();
+  return isSiteEnabled(sites, origin);
+}
+
+export function handleUploadPort(port) {
+  const controller = new AbortController();
+  const chunks = [];
+  let meta = null;
+  let finished = false;
+  const key = `upload-${Date.now()}-${Math.random()}`;
+
+  const post = (msg) => { try { port.postMessage(msg); } catch { /* page went away */ } };
+  const fail = (e) => {
+    const err = asShadeError(e);
+    feedback.finish(key, false);
+    post({ type: "error", error: err.toJSON() });
+  };
+
+  port.onDisconnect.addListener(() => {
+    if (!finished) { controller.abort(); feedback.finish(key, false); }
+  });
+
+  port.onMessage.addListener(async (msg) => {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "start") {
+      meta = { name: String(msg.name || "image"), mime: String(msg.mime || ""), size: Number(msg.size) || 0 };
+      return;
+    }
+    if (msg.type === "chunk") { chunks.push(String(msg.data || "")); return; }
+    if (msg.type !== "end" || !meta) return;
+    try {
+      if (!(await senderEnabled(port.sender))) {
+        throw new ShadeError("site_disabled", "Shading uploads is switched off for this site.");
+      }
+      feedback.progress(key, null);
+      const bytes = globalThis.ShadeCommon.fromBase64Chunks(chunks);
+      chunks.length = 0;
+      const blob = new Blob([bytes], { type: meta.mime });
+      const result = await shadeImage({ blob, filename: meta.name }, {
+        signal: controller.signal,
+        onJob: (id) => post({ type: "job", id }),
+        onProgress: (rec) => {
+          const fraction = progressFraction(rec);
+          feedback.progress(key, fraction);
+          post({ type: "progress", fraction, stage: stageOf(rec), status: rec.status });
+        },
+      });
+      const out = new Uint8Array(await result.blob.arrayBuffer());
+      const parts = globalThis.ShadeCommon.toBase64Chunks(out);
+      post({ type: "result", id: result.id, name: meta.name, mime: result.mime, size: out.length, chunks: parts.length });
+      for (const data of parts) post({ type: "chunk", data });
+      finished = true;
+      feedback.finish(key, true);
+      post({ type: "done" });
+    } catch (e) {
+      finished = true;
+      fail(e);
+    }
+  });
+}

@@ -1,0 +1,121 @@
+import { ask, enableSites, disableSite, $ } from "../lib/pagekit.js";
+import { getSettings, setSettings, cleanDefaults } from "../lib/settings.js";
+import { COMMON_SITES, originOf } from "../lib/sites.js";
+import { ext } from "../lib/browser.js";
+
+function say(sel, text, good) {
+  const el = $(sel);
+  el.textContent = text;
+  el.className = `message ${good ? "good" : "bad"}`;
+}
+
+async function showConnection() {
+  const r = await ask({ type: "status" });
+  const el = $("#conn");
+  if (r && r.ok && r.connected && !r.error) {
+    el.textContent = `Paired and connected to Shade ${(r.health && r.health.version) || ""} at ${r.daemonUrl}`;
+    el.className = "state good";
+  } else {
+    el.textContent = (r && r.error && r.error.message) || "Not connected.";
+    el.className = "state bad";
+  }
+}
+
+async function renderSites() {
+  const { sites } = await getSettings();
+  const common = $("#common-sites");
+  common.replaceChildren();
+  for (const site of COMMON_SITES) {
+    const li = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = site.origin;
+    box.checked = sites.includes(site.origin);
+    box.disabled = box.checked;
+    label.append(box, ` ${site.name}`);
+    li.append(label);
+    common.append(li);
+  }
+  const list = $("#enabled-sites");
+  list.replaceChildren();
+  if (!sites.length) {
+    const li = document.createElement("li");
+    li.className = "muted";
+    li.textContent = "None yet — uploads everywhere are left alone.";
+    list.append(li);
+  }
+  for (const origin of sites) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "Remove";
+    b.addEventListener("click", async () => { await disableSite(origin); renderSites(); });
+    li.append(`${origin} `, b);
+    list.append(li);
+  }
+}
+
+function afterEnable(r) {
+  if (r && r.ok) say("#sites-message", "Saved. Reload open tabs of those sites if they were already open.", true);
+  else say("#sites-message", (r && r.error && r.error.message) || "Could not enable.", false);
+  renderSites();
+}
+
+async function init() {
+  const settings = await getSettings();
+  $("#daemon-url").value = settings.daemonUrl;
+  for (const key of ["mode", "intensity", "quality"]) $(`#${key}`).value = settings.defaults[key] || "";
+  $("#target").value = settings.defaults.target || "";
+  $("#copy-to-clipboard").checked = settings.copyToClipboard;
+
+  $("#save-url").addEventListener("click", async () => {
+    const r = await ask({ type: "set-daemon-url", daemonUrl: $("#daemon-url").value });
+    if (r.ok) { $("#daemon-url").value = r.daemonUrl; say("#pair-message", "Address saved.", true); }
+    else say("#pair-message", r.error.message, false);
+    showConnection();
+  });
+  $("#pair-native").addEventListener("click", async () => {
+    say("#pair-message", "Asking the Shade app…", true);
+    const r = await ask({ type: "pair-native" });
+    if (r.ok) { $("#daemon-url").value = r.daemonUrl; say("#pair-message", `Paired with the Shade app at ${r.daemonUrl}.`, true); }
+    else say("#pair-message", r.error.message, false);
+    showConnection();
+  });
+  $("#pair-with-code").addEventListener("click", async () => {
+    const r = await ask({ type: "pair-code", code: $("#pair-code").value, daemonUrl: $("#daemon-url").value });
+    if (r.ok) {
+      $("#pair-code").value = "";
+      $("#daemon-url").value = r.daemonUrl;
+      say("#pair-message", `Paired with the Shade app at ${r.daemonUrl}.`, true);
+    } else say("#pair-message", r.error.message, false);
+    showConnection();
+  });
+
+  const saveDefaults = async () => {
+    const d = cleanDefaults({
+      mode: $("#mode").value, intensity: $("#intensity").value, quality: $("#quality").value, target: $("#target").value,
+    });
+    await setSettings({ defaults: d, copyToClipboard: $("#copy-to-clipboard").checked });
+    say("#defaults-message", "Saved.", true);
+  };
+  for (const sel of ["#mode", "#intensity", "#quality", "#target", "#copy-to-clipboard"]) $(sel).addEventListener("change", saveDefaults);
+
+  $("#enable-selected").addEventListener("click", () => {
+    const origins = [...document.querySelectorAll("#common-sites input:checked:not(:disabled)")].map((b) => b.value);
+    if (!origins.length) { say("#sites-message", "Tick the sites to enable first.", false); return; }
+    enableSites(origins).then(afterEnable);
+  });
+  $("#add-site").addEventListener("click", () => {
+    const raw = $("#custom-site").value.trim();
+    const origin = originOf(/^https?:\/\//i.test(raw) ? raw : `https://${raw}`);
+    if (!origin) { say("#sites-message", "Type a web address such as https://example.com", false); return; }
+    enableSites([origin]).then((r) => { if (r && r.ok) $("#custom-site").value = ""; afterEnable(r); });
+  });
+  ext.storage.onChanged.addListener((changes) => { if (changes.sites) renderSites(); });
+
+  await renderSites();
+  await showConnection();
+}
+
+init();

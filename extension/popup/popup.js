@@ -1,0 +1,76 @@
+import { ext } from "../lib/browser.js";
+import { ask, enableSites, disableSite, $ } from "../lib/pagekit.js";
+import { getSettings, setSettings, cleanDefaults } from "../lib/settings.js";
+import { originOf, isSiteEnabled } from "../lib/sites.js";
+import { progressFraction } from "../lib/jobstate.js";
+
+let tab = null;
+let origin = "";
+
+function showStatus(r) {
+  const state = $("#state");
+  const detail = $("#detail");
+  $("#progress").hidden = true;
+  $("#pause").hidden = true;
+  if (!r || !r.ok || !r.connected || r.error) {
+    state.textContent = r && r.connected ? "Connected, but:" : "Not connected";
+    state.className = "state bad";
+    detail.textContent = (r && r.error && r.error.message) || "No answer from Shade's background.";
+    return;
+  }
+  const s = r.status || {};
+  state.textContent = `Connected to Shade ${(r.health && r.health.version) || ""}`.trim();
+  state.className = "state good";
+  const queue = s.queue_length ?? s.queued ?? (Array.isArray(s.queue) ? s.queue.length : s.queue) ?? 0;
+  const bits = [`device: ${s.device || "?"}`, `queue: ${queue}`];
+  if (s.paused) bits.push("paused");
+  detail.textContent = bits.join(" · ");
+  const cur = s.current || s.current_job || null;
+  if (cur) {
+    const f = progressFraction(cur) ?? 0;
+    $("#progress").hidden = false;
+    $("#fill").style.width = `${Math.round(f * 100)}%`;
+    $("#progress-text").textContent = `Shading ${cur.filename || cur.name || "an image"}: ${Math.round(f * 100)}%`;
+  }
+  $("#pause").hidden = false;
+  $("#pause").textContent = s.paused ? "Resume" : "Pause";
+  $("#pause").dataset.action = s.paused ? "resume" : "pause";
+}
+
+async function refresh() {
+  showStatus(await ask({ type: "status" }));
+}
+
+async function init() {
+  [tab] = await ext.tabs.query({ active: true, currentWindow: true });
+  origin = originOf((tab && tab.url) || "");
+  const settings = await getSettings();
+  const toggle = $("#site-toggle");
+  if (!origin) {
+    toggle.disabled = true;
+    $("#site-name").textContent = "Not available on this page.";
+  } else {
+    toggle.checked = isSiteEnabled(settings.sites, origin);
+    $("#site-name").textContent = origin;
+  }
+  toggle.addEventListener("change", () => {
+    const pending = toggle.checked ? enableSites([origin], tab.id) : disableSite(origin);
+    pending.then((r) => {
+      if (!r || !r.ok) { toggle.checked = !toggle.checked; $("#site-name").textContent = (r && r.error && r.error.message) || "Failed."; }
+    });
+  });
+  for (const key of ["mode", "intensity"]) {
+    const sel = $(`#${key}`);
+    sel.value = settings.defaults[key] || "";
+    sel.addEventListener("change", async () => {
+      const { defaults } = await getSettings();
+      await setSettings({ defaults: cleanDefaults({ ...defaults, [key]: sel.value }) });
+    });
+  }
+  $("#pause").addEventListener("click", async () => { await ask({ type: $("#pause").dataset.action }); refresh(); });
+  $("#open-options").addEventListener("click", () => ext.runtime.openOptionsPage());
+  await refresh();
+  setInterval(refresh, 1500);
+}
+
+init();
