@@ -92,6 +92,12 @@ class Settings:
     anchor_dirs: tuple[Path, ...] = ()
     # How the API token is stored: "keyring" (default) or "file" (opt-in fallback).
     token_store: str = "keyring"
+    # Daemon: optimizer steps per job, overriding the quality preset (0 = use the preset).
+    steps: int = 0
+    # Daemon: the most jobs waiting at once; more uploads get 503 until the queue drains.
+    max_queued_jobs: int = 1000
+    # Daemon, watched folder: quiet time (s) before a new file is checked for completeness.
+    watch_debounce_seconds: float = 1.0
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> list[tuple[str, Any, str]]:

@@ -1,0 +1,101 @@
+"""The one place that turns errors into HTTP answers.
+
+Every error the API sends is JSON ``{"error": {"code", "message"}}``. Handlers raise
+``ApiError`` (or a core ``ShadeError``); aiohttp's own 404/405 are rewritten too, and
+anything unexpected becomes a 500 whose details go to the log, not the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger("shade.daemon")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status, stable short code, message saying what to do."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+# Core error codes (shading.ShadeError.code) -> HTTP status.
+SHADE_STATUS = {
+    "bad_image": 400,
+    "image_too_large": 400,
+    "anchor_not_found": 400,
+    "bad_options": 400,
+    "model_not_found": 503,
+    "cancelled": 409,
+}
+
+# aiohttp's own exceptions (no route, wrong method, ...) -> our codes.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "upload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(error_body(code, message), status=status, headers=headers)
+
+
+def to_response(exc: BaseException) -> web.Response:
+    """Map any exception to the JSON error answer the API promises."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code in SHADE_STATUS and not isinstance(exc, web.HTTPException):
+        return error_response(SHADE_STATUS[code], code, str(exc))
+    if isinstance(exc, web.HTTPException):
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        status = exc.status
+        message = exc.text if exc.text and not exc.text.startswith(f"{status}:") else exc.reason
+        if status == 404:
+            message = "no such endpoint; see /v1/openapi.json"
+        elif status == 405:
+            message = f"method not allowed here; allowed: {exc.headers.get('Allow', '')}"
+        return error_response(status, _HTTP_CODES.get(status, "http_error"), message, headers)
+    log.exception("unexpected error while answering a request", exc_info=exc)
+    return error_response(500, "internal_error", "unexpected error inside the daemon; details are in its log")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return to_response(exc)
+    except (ApiError, Exception) as exc:  # noqa: BLE001 - this is the mapping point
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return to_response(exc)
+
+
+def job_error_fields(exc: BaseException) -> tuple[str, str]:
+    """(code, message) stored on a failed job."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str):
+        return code, str(exc)
+    log.exception("job failed with an unexpected error", exc_info=exc)
+    return "internal_error", f"unexpected error while shading ({type(exc).__name__}: {exc}); details are in the daemon log"

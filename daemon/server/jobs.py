@@ -1,0 +1,170 @@
+"""Job operations shared by the HTTP API and the watched folder: create, describe,
+cancel, pause/resume, status, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from pathlib import Path, PurePath
+from typing import Any, Optional
+
+from .. import __version__
+from ..config import Paths, Settings
+from . import shader
+from .errors import ApiError
+from .hub import EventHub
+from .imagecheck import ImageFacts
+from .store import DONE, QUEUED, RUNNING, Job, JobStore
+from .worker import ShadingWorker
+
+log = logging.getLogger("shade.daemon")
+
+_FAMILY = {"PNG": {".png"}, "JPEG": {".jpg", ".jpeg", ".jpe"}, "WEBP": {".webp"}}
+_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
+CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+def safe_filename(name: Optional[str], fallback: str = "image") -> str:
+    """A bare file name (no folders, no control characters), at most 200 characters."""
+    base = PurePath((name or "").replace("\\", "/")).name
+    base = "".join(ch for ch in base if ch.isprintable() and ch not in '/\\:*?"<>|').strip(" .")
+    return (base or fallback)[:200]
+
+
+def result_filename(filename: str, fmt: str) -> str:
+    """Same name as the upload; the extension follows the result's format when it differs."""
+    p = PurePath(filename)
+    if p.suffix.lower() in _FAMILY.get(fmt, set()):
+        return filename
+    return f"{p.stem or 'image'}{_EXT.get(fmt, '.' + fmt.lower())}"
+
+
+class JobService:
+    def __init__(self, settings: Settings, paths: Paths, store: JobStore, hub: EventHub):
+        self.settings = settings
+        self.paths = paths
+        self.store = store
+        self.hub = hub
+        self.worker = ShadingWorker(store, settings, hub, self.job_view)
+        self.watched_folders: list[str] = []
+        self.started_at = time.time()
+
+    # --- views ---------------------------------------------------------------------------
+    def job_view(self, job: Job) -> dict[str, Any]:
+        step, total, stage = job.step, job.total, job.stage
+        cur = self.worker.current()
+        if job.status == RUNNING and cur is not None and cur.job_id == job.id:
+            step, total, stage = cur.step, cur.total, cur.stage
+        view: dict[str, Any] = {
+            "id": job.id,
+            "status": job.status,
+            "source": job.source,
+            "filename": job.filename,
+            "options": job.options,
+            "progress": 1.0 if job.status == DONE else (round(step / total, 4) if total else 0.0),
+            "step": step,
+            "total": total,
+            "stage": stage,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "finished_at": job.finished_at,
+            "measurements": job.measurements,
+            "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+            "result_url": f"/v1/jobs/{job.id}/result" if job.status == DONE else None,
+        }
+        if job.status == DONE and job.result_format:
+            view["result_filename"] = result_filename(job.filename, job.result_format)
+            view["result_content_type"] = CONTENT_TYPES.get(job.result_format, "application/octet-stream")
+        if job.status == QUEUED:
+            view["queue_position"] = self.store.queue_position(job)
+        return view
+
+    def get(self, job_id: str) -> Job:
+        job = self.store.get(job_id) if job_id.isalnum() else None
+        if job is None:
+            raise ApiError(404, "job_not_found", f"no job {job_id!r}; finished jobs are kept for "
+                                                 f"{self.settings.result_retention_hours:g} hours")
+        return job
+
+    def status(self) -> dict[str, Any]:
+        cur = self.worker.current()
+        return {
+            "version": __version__,
+            "paused": self.worker.paused,
+            "queue_length": self.store.count(QUEUED),
+            "current_job": None if cur is None else {
+                "id": cur.job_id, "filename": cur.filename, "step": cur.step, "total": cur.total, "stage": cur.stage,
+                "progress": round(cur.step / cur.total, 4) if cur.total else 0.0},
+            "device": self.worker.model_state.get("device"),
+            "models": dict(self.worker.model_state),
+            "watched_folders": list(self.watched_folders),
+            "targets": shader.known_targets(self.settings.anchor_dirs),
+            "defaults": {"mode": self.settings.mode, "target": self.settings.target,
+                         "intensity": self.settings.intensity, "quality": self.settings.quality},
+            "limits": {"max_upload_mb": self.settings.max_upload_mb, "max_pixels": self.settings.max_pixels},
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+            "last_error": self.worker.last_error,
+        }
+
+    # --- creating ------------------------------------------------------------------------
+    def check_capacity(self) -> None:
+        if self.store.count(QUEUED) >= self.settings.max_queued_jobs:
+            raise ApiError(503, "queue_full", f"{self.settings.max_queued_jobs} jobs are already waiting "
+                                              "(setting max_queued_jobs); retry when some have finished",
+                           headers={"Retry-After": "30"})
+
+    def create(self, *, source: str, filename: str, image: Path, facts: ImageFacts, options: dict[str, Any],
+               anchor: Optional[tuple[Path, ImageFacts]] = None, style: Optional[tuple[Path, ImageFacts]] = None,
+               folder: Optional[dict[str, Any]] = None, copy: bool = False) -> Job:
+        """Move (or copy) the checked files into a new job's folder and queue it."""
+        job_id = self.store.new_job_id()
+        jdir = self.store.job_dir(job_id)
+        jdir.mkdir(parents=True)
+        place = shutil.copy2 if copy else os.replace
+        try:
+            input_file = f"input{facts.extension}"
+            place(image, jdir / input_file)
+            anchor_file = style_file = None
+            if anchor is not None:
+                anchor_file = f"anchor{anchor[1].extension}"
+                place(anchor[0], jdir / anchor_file)
+            if style is not None:
+                style_file = f"style{style[1].extension}"
+                place(style[0], jdir / style_file)
+            job = self.store.add(job_id, source=source, filename=filename, options=options, input_file=input_file,
+                                 anchor_file=anchor_file, style_file=style_file, folder=folder)
+        except BaseException:
+            shutil.rmtree(jdir, ignore_errors=True)
+            raise
+        self.worker.wake()
+        log.info("job %s queued (%s, from %s)", job_id, filename, source)
+        return job
+
+    # --- control ---------------------------------------------------------------------------
+    async def cancel(self, job_id: str, wait: float = 5.0) -> Job:
+        job = self.get(job_id)
+        if job.status == QUEUED and self.store.cancel_if_queued(job_id):
+            job = self.get(job_id)
+            self.hub.publish(job_id, "state", self.job_view(job))
+            return job
+        if job.status == RUNNING and self.worker.request_cancel(job_id):
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                job = self.get(job_id)
+                if job.finished:
+                    break
+        return self.get(job_id)
+
+    def prune(self) -> list[str]:
+        cutoff = time.time() - self.settings.result_retention_hours * 3600
+        removed = self.store.prune(cutoff)
+        if removed:
+            log.info("pruned %d finished job(s) older than %g h", len(removed), self.settings.result_retention_hours)
+        for leftover in self.store.incoming_dir.iterdir():  # uploads cut off by a crash
+            if leftover.stat().st_mtime < time.time() - 3600:
+                leftover.unlink(missing_ok=True)
+        return removed

@@ -1,0 +1,130 @@
+"""The OpenAPI 3.1 description served at /v1/openapi.json (tests check it lists every route)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+
+_ERR = {"$ref": "#/components/responses/Error"}
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+def openapi_document() -> dict[str, Any]:
+    job_id = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Shade local daemon",
+            "version": __version__,
+            "description": "Loopback-only API of `shade daemon`. Every route except /v1/health needs "
+                           "`Authorization: Bearer <token>`; requests with an Origin header must come from an "
+                           "allowed (paired) extension origin; the Host must be 127.0.0.1, localhost or [::1] "
+                           "with the daemon's port. Errors are JSON {error: {code, message}}.",
+        },
+        "servers": [{"url": "http://127.0.0.1:47821"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/health": {"get": {"summary": "Liveness and version (no token needed)", "security": [],
+                                   "responses": {"200": _json("Health", "alive")}}},
+            "/v1/status": {"get": {"summary": "Queue, current job, device, models, pause state, watched folders",
+                                   "responses": {"200": _json("Status", "daemon status"), "401": _ERR}}},
+            "/v1/jobs": {
+                "post": {
+                    "summary": "Upload an image to shade",
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["image"],
+                        "properties": {
+                            "image": {"type": "string", "format": "binary",
+                                      "description": "PNG, JPEG or WebP; the type is sniffed from the bytes"},
+                            "anchor": {"type": "string", "format": "binary",
+                                       "description": "optional image of the target concept (poison/both)"},
+                            "style": {"type": "string", "format": "binary",
+                                      "description": "image in the style to move towards (cloak/both)"},
+                            "mode": {"type": "string", "enum": ["poison", "cloak", "both"]},
+                            "target": {"type": "string", "description": "concept name with an anchor image"},
+                            "intensity": {"type": "string", "enum": ["low", "default", "high"]},
+                            "quality": {"type": "string", "enum": ["fast", "default", "best"]},
+                        }}}}},
+                    "responses": {"202": _json("Accepted", "queued; Location names the job"),
+                                  "400": _ERR, "401": _ERR, "413": _ERR, "415": _ERR, "503": _ERR},
+                },
+                "get": {"summary": "The latest jobs (at most 100), newest first",
+                        "responses": {"200": {"description": "jobs", "content": {"application/json": {"schema": {
+                            "type": "object", "properties": {"jobs": {"type": "array", "items": {
+                                "$ref": "#/components/schemas/Job"}}}}}}}}},
+            },
+            "/v1/jobs/{id}": {
+                "parameters": job_id,
+                "get": {"summary": "A job: status, progress, measurements, error",
+                        "responses": {"200": _json("Job", "the job"), "404": _ERR}},
+                "delete": {"summary": "Cancel a queued or running job (idempotent)",
+                           "responses": {"200": _json("Job", "the job after cancelling"),
+                                         "202": _json("Job", "still stopping"), "404": _ERR}},
+            },
+            "/v1/jobs/{id}/events": {
+                "parameters": job_id,
+                "get": {"summary": "Server-sent events: 'state' (a Job) first and on each state change, "
+                                   "'progress' ({id, status, step, total, stage, progress}) while running; "
+                                   "the stream ends after the final state",
+                        "responses": {"200": {"description": "event stream",
+                                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                                      "404": _ERR}},
+            },
+            "/v1/jobs/{id}/result": {
+                "parameters": job_id,
+                "get": {"summary": "The shaded image (same format as the upload), with a Content-Disposition "
+                                   "file name",
+                        "responses": {"200": {"description": "image", "content": {
+                            "image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+                            "404": _ERR, "409": _ERR, "410": _ERR}},
+            },
+            "/v1/pause": {"post": {"summary": "Hold the running job at its next step and start no new ones",
+                                   "responses": {"200": _json("Paused", "paused")}}},
+            "/v1/resume": {"post": {"summary": "Continue after a pause",
+                                    "responses": {"200": _json("Paused", "resumed")}}},
+            "/v1/pair": {"post": {"summary": "Record the calling extension's Origin as allowed",
+                                  "responses": {"200": _json("Paired", "paired"), "400": _ERR, "401": _ERR,
+                                                "403": _ERR}}},
+            "/v1/openapi.json": {"get": {"summary": "This document",
+                                         "responses": {"200": {"description": "OpenAPI 3.1 JSON"}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "43-character token: `shade token`"}},
+            "responses": {"Error": _json("Error", "error")},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Health": {"type": "object", "properties": {"ok": {"type": "boolean"}, "version": {"type": "string"}}},
+                "Accepted": {"type": "object", "properties": {"id": {"type": "string"},
+                                                              "status": {"type": "string"}}},
+                "Paused": {"type": "object", "properties": {"paused": {"type": "boolean"},
+                                                            "queue_length": {"type": "integer"}}},
+                "Paired": {"type": "object", "properties": {"ok": {"type": "boolean"}, "origin": {"type": "string"}}},
+                "Status": {"type": "object", "properties": {
+                    "version": {"type": "string"}, "paused": {"type": "boolean"},
+                    "queue_length": {"type": "integer"}, "current_job": {"type": ["object", "null"]},
+                    "device": {"type": ["string", "null"]}, "models": {"type": "object"},
+                    "watched_folders": {"type": "array", "items": {"type": "string"}},
+                    "targets": {"type": "array", "items": {"type": "string"}},
+                    "defaults": {"type": "object"}, "limits": {"type": "object"},
+                    "last_error": {"type": ["string", "null"]}}},
+                "Job": {"type": "object", "properties": {
+                    "id": {"type": "string"},
+                    "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+                    "source": {"type": "string", "enum": ["api", "folder"]},
+                    "filename": {"type": "string"}, "options": {"type": "object"},
+                    "progress": {"type": "number"}, "step": {"type": "integer"}, "total": {"type": "integer"},
+                    "stage": {"type": ["string", "null"]}, "queue_position": {"type": "integer"},
+                    "measurements": {"type": ["object", "null"]},
+                    "error": {"type": ["object", "null"]}, "result_url": {"type": ["string", "null"]},
+                    "result_filename": {"type": "string"}, "result_content_type": {"type": "string"}}},
+            },
+        },
+    }

@@ -1,0 +1,149 @@
+"""HTTP handlers for /v1. State changes are POST or DELETE only; every GET is read-only."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from .. import __version__
+from .errors import ApiError
+from .hub import CLOSE
+from .jobs import CONTENT_TYPES, JobService, result_filename
+from .openapi import openapi_document
+from .origins import OriginPolicy, is_extension_origin
+from .security import CORS_ORIGIN_KEY
+from .store import DONE, FINAL_STATES
+from .uploads import handle_upload
+
+SERVICE = web.AppKey("shade.service", JobService)
+ORIGINS = web.AppKey("shade.origins", OriginPolicy)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "version": __version__})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[SERVICE].status())
+
+
+async def create_job(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    job = await handle_upload(request, service)
+    return web.json_response({"id": job.id, "status": job.status}, status=202,
+                             headers={"Location": f"/v1/jobs/{job.id}"})
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    jobs = list(service.store.iter_jobs("seq > (SELECT COALESCE(MAX(seq), 0) - 100 FROM jobs)"))
+    return web.json_response({"jobs": [service.job_view(j) for j in reversed(jobs)]})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    return web.json_response(service.job_view(service.get(request.match_info["id"])))
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    job = await service.cancel(request.match_info["id"])
+    view = service.job_view(job)
+    if not job.finished:
+        view["cancel_requested"] = True
+        return web.json_response(view, status=202)
+    return web.json_response(view)
+
+
+async def job_events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: 'state' (the job as GET returns it) first and on every state
+    change, 'progress' ({step, total, stage, progress}) while running; the stream ends
+    after the final state."""
+    service = request.app[SERVICE]
+    job_id = request.match_info["id"]
+    service.get(job_id)  # 404 before the stream starts
+    queue = service.hub.subscribe(job_id)
+    try:
+        async with sse_response(request) as resp:
+            job = service.get(job_id)
+            await resp.send(json.dumps(service.job_view(job)), event="state")
+            if job.finished:
+                return resp
+            while True:
+                item = await queue.get()
+                if item is CLOSE:
+                    break
+                event, data = item
+                await resp.send(json.dumps(data), event=event)
+                if event == "state" and data.get("status") in FINAL_STATES:
+                    break
+        return resp
+    finally:
+        service.hub.unsubscribe(job_id, queue)
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def job_result(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    job = service.get(request.match_info["id"])
+    if job.status != DONE:
+        detail = f": {job.error_message}" if job.error_message else ""
+        raise ApiError(409, "job_not_done", f"job {job.id} is {job.status}{detail}; the result exists once it is done")
+    path = service.store.path_of(job, job.result_file)
+    if path is None or not path.is_file():
+        raise ApiError(410, "result_gone", "the result file is gone (pruned or removed); submit the image again")
+    fmt = job.result_format or ""
+    return web.FileResponse(path, headers={
+        "Content-Type": CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        "Content-Disposition": _disposition(result_filename(job.filename, fmt)),
+    })
+
+
+async def pause(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    service.worker.pause()
+    return web.json_response({"paused": True, "queue_length": service.status()["queue_length"]})
+
+
+async def resume(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    service.worker.resume()
+    return web.json_response({"paused": False, "queue_length": service.status()["queue_length"]})
+
+
+async def pair(request: web.Request) -> web.Response:
+    origin = request.headers.get("Origin")
+    if not origin:
+        raise ApiError(400, "origin_required", "pairing records the calling extension's origin: send this request "
+                                               "from the Shade extension (it carries an Origin header)")
+    if not is_extension_origin(origin):
+        raise ApiError(403, "origin_not_allowed", "only browser-extension origins can pair")
+    recorded = request.app[ORIGINS].record(origin)
+    request[CORS_ORIGIN_KEY] = recorded
+    return web.json_response({"ok": True, "origin": recorded})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/health", health, allow_head=False)
+    app.router.add_get("/v1/status", status, allow_head=False)
+    app.router.add_post("/v1/jobs", create_job)
+    app.router.add_get("/v1/jobs", list_jobs, allow_head=False)
+    app.router.add_get("/v1/jobs/{id}", get_job, allow_head=False)
+    app.router.add_delete("/v1/jobs/{id}", cancel_job)
+    app.router.add_get("/v1/jobs/{id}/events", job_events, allow_head=False)
+    app.router.add_get("/v1/jobs/{id}/result", job_result, allow_head=False)
+    app.router.add_post("/v1/pause", pause)
+    app.router.add_post("/v1/resume", resume)
+    app.router.add_post("/v1/pair", pair)
+    app.router.add_get("/v1/openapi.json", openapi, allow_head=False)

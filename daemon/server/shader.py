@@ -1,0 +1,106 @@
+"""The daemon's only door into the shading core: job options -> ProtectOptions, model
+preload, and the protect call. ``shading`` is imported lazily so CLI commands that
+only talk to a running daemon start fast."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ..config import Settings
+
+OPTION_FIELDS = ("mode", "target", "intensity", "quality")
+ANCHOR_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+_TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+
+
+def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
+    """Concept names that have an anchor image in the anchor folders."""
+    names = set()
+    for d in anchor_dirs:
+        try:
+            for p in Path(d).iterdir():
+                if p.suffix.lower() in ANCHOR_EXTS and p.is_file():
+                    names.add(p.stem)
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def find_anchor(target: str, anchor_dirs: tuple[Path, ...]) -> Optional[Path]:
+    for d in anchor_dirs:
+        for ext in ANCHOR_EXTS:
+            for name in (target, target.lower()):
+                p = Path(d) / f"{name}{ext}"
+                if p.is_file():
+                    return p
+    return None
+
+
+def check_target(target: str, anchor_dirs: tuple[Path, ...]) -> None:
+    """Raise the core's errors for a target name that is malformed or has no anchor image."""
+    from shading import AnchorNotFound, OptionsError
+
+    if not _TARGET_RE.match(target):
+        raise OptionsError(f"target {target!r} is not a concept name (letters, digits, space, _ . -; at most 64)")
+    if find_anchor(target, anchor_dirs) is None:
+        known = ", ".join(known_targets(anchor_dirs)) or "none yet"
+        dirs = ", ".join(str(d) for d in anchor_dirs) or "(no anchor folders configured)"
+        raise AnchorNotFound(f"no anchor image for target {target!r}: put {target}.png in one of {dirs}, "
+                             f"upload an anchor image, or pick a known target ({known})")
+
+
+def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool, has_style: bool) -> dict[str, Any]:
+    """Validated options for a new job: given fields over the configured defaults."""
+    from shading import OptionsError, ProtectOptions
+
+    opts = {
+        "mode": fields.get("mode") or settings.mode,
+        "target": fields.get("target") or settings.target,
+        "intensity": fields.get("intensity") or settings.intensity,
+        "quality": fields.get("quality") or settings.quality,
+    }
+    probe = ProtectOptions(mode=opts["mode"], target=opts["target"], intensity=opts["intensity"],
+                           quality=opts["quality"], anchor=b"x" if has_anchor else None,
+                           style_image=b"x" if has_style else None, encoders=settings.encoders,
+                           view_size=settings.view_size)
+    probe.validate()
+    if opts["mode"] in ("poison", "both") and not has_anchor:
+        check_target(opts["target"], settings.anchor_dirs)
+    if opts["mode"] == "cloak" and has_anchor:
+        raise OptionsError("an anchor image is only used by modes poison and both; drop it or change the mode")
+    return opts
+
+
+def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optional[Path], style: Optional[Path]):
+    from shading import ProtectOptions
+
+    return ProtectOptions(
+        mode=opts["mode"], target=opts.get("target"), anchor=anchor, style_image=style,
+        intensity=opts["intensity"], quality=opts["quality"], encoders=settings.encoders,
+        device=settings.device, model_dirs=settings.model_dirs, anchor_dirs=settings.anchor_dirs,
+        max_pixels=settings.max_pixels, view_size=settings.view_size, steps=settings.steps or None,
+    )
+
+
+def preload(settings: Settings) -> dict[str, Any]:
+    """Load every configured encoder once; returns {device, encoders}."""
+    import shading
+
+    device = shading.resolve_device(settings.device)
+    for name in settings.encoders:
+        shading.load_encoder(name, device, settings.model_dirs)
+    return {"device": device, "encoders": list(settings.encoders)}
+
+
+def protect(input_path: Path, options: Any, progress: Callable[[int, int, str], None]):
+    import shading
+
+    return shading.protect(input_path, options, progress=progress)
+
+
+def cancelled_error() -> type[BaseException]:
+    from shading import Cancelled
+
+    return Cancelled

@@ -1,0 +1,232 @@
+"""The job store: SQLite (WAL) in the data dir, each job's files in ``jobs/<id>/``.
+
+States: queued -> running -> done | failed | cancelled; a running job goes back to
+queued on a graceful stop and, after a crash, when the store opens again.
+One connection shared by the event loop and the worker thread, guarded by a lock;
+every call is a short local transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+FINAL_STATES = (DONE, FAILED, CANCELLED)
+STATES = (QUEUED, RUNNING) + FINAL_STATES
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    source TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    options TEXT NOT NULL,
+    input_file TEXT NOT NULL,
+    anchor_file TEXT,
+    style_file TEXT,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    step INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    stage TEXT,
+    measurements TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    result_file TEXT,
+    result_format TEXT,
+    folder TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);
+"""
+
+
+@dataclass
+class Job:
+    seq: int
+    id: str
+    status: str
+    source: str
+    filename: str
+    options: dict[str, Any]
+    input_file: str
+    anchor_file: Optional[str]
+    style_file: Optional[str]
+    created_at: float
+    started_at: Optional[float]
+    finished_at: Optional[float]
+    attempts: int
+    step: int
+    total: int
+    stage: Optional[str]
+    measurements: Optional[dict[str, Any]]
+    error_code: Optional[str]
+    error_message: Optional[str]
+    result_file: Optional[str]
+    result_format: Optional[str]
+    folder: Optional[dict[str, Any]] = field(default=None)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_STATES
+
+    @property
+    def progress(self) -> float:
+        if self.status == DONE:
+            return 1.0
+        return round(self.step / self.total, 4) if self.total else 0.0
+
+
+def _row_to_job(row: sqlite3.Row) -> Job:
+    d = dict(row)
+    for key in ("options", "measurements", "folder"):
+        d[key] = json.loads(d[key]) if d[key] else ({} if key == "options" else None)
+    return Job(**d)
+
+
+class JobStore:
+    def __init__(self, data_dir: Path):
+        self.root = data_dir
+        self.jobs_dir = data_dir / "jobs"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self.incoming_dir = data_dir / "incoming"
+        self.incoming_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(data_dir / "jobs.sqlite3", check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- helpers -------------------------------------------------------------------------
+    def job_dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def path_of(self, job: Job, name: Optional[str]) -> Optional[Path]:
+        return self.job_dir(job.id) / name if name else None
+
+    def _one(self, sql: str, args: tuple = ()) -> Optional[Job]:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return _row_to_job(row) if row else None
+
+    # --- creating and reading ----------------------------------------------------------
+    def new_job_id(self) -> str:
+        return uuid.uuid4().hex
+
+    def add(self, job_id: str, *, source: str, filename: str, options: dict[str, Any], input_file: str,
+            anchor_file: str | None = None, style_file: str | None = None,
+            folder: dict[str, Any] | None = None) -> Job:
+        """Insert a queued job whose files are already in ``job_dir(job_id)``."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, status, source, filename, options, input_file, anchor_file, style_file,"
+                " created_at, folder) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (job_id, QUEUED, source, filename, json.dumps(options), input_file, anchor_file, style_file,
+                 time.time(), json.dumps(folder) if folder else None))
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> Optional[Job]:
+        return self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    def count(self, status: str) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()[0])
+
+    def queue_position(self, job: Job) -> int:
+        """1-based place among queued jobs."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND seq <= ?",
+                                        (QUEUED, job.seq)).fetchone()[0])
+
+    def iter_jobs(self, where: str = "1=1", args: tuple = ()) -> Iterator[Job]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY seq", args).fetchall()
+        return (_row_to_job(r) for r in rows)
+
+    # --- worker transitions ------------------------------------------------------------
+    def claim_next(self) -> Optional[Job]:
+        """Atomically move the oldest queued job to running."""
+        return self._one(
+            "UPDATE jobs SET status = ?, started_at = ?, attempts = attempts + 1, step = 0, total = 0, stage = NULL"
+            " WHERE seq = (SELECT seq FROM jobs WHERE status = ? ORDER BY seq LIMIT 1) RETURNING *",
+            (RUNNING, time.time(), QUEUED))
+
+    def set_progress(self, job_id: str, step: int, total: int, stage: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET step = ?, total = ?, stage = ? WHERE id = ? AND status = ?",
+                             (step, total, stage, job_id, RUNNING))
+
+    def finish_done(self, job_id: str, result_file: str, result_format: str, measurements: dict[str, Any]) -> Job:
+        return self._finish(job_id, DONE, result_file=result_file, result_format=result_format,
+                            measurements=json.dumps(measurements, default=str))
+
+    def finish_failed(self, job_id: str, code: str, message: str) -> Job:
+        return self._finish(job_id, FAILED, error_code=code, error_message=message)
+
+    def finish_cancelled(self, job_id: str) -> Job:
+        return self._finish(job_id, CANCELLED, error_code="cancelled", error_message="cancelled by request")
+
+    def _finish(self, job_id: str, status: str, **cols: Any) -> Job:
+        sets = ", ".join(f"{k} = ?" for k in cols)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET status = ?, finished_at = ?, {sets} WHERE id = ?",
+                             (status, time.time(), *cols.values(), job_id))
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def requeue(self, job_id: str) -> None:
+        """Put a running job back at its place in the queue (graceful stop)."""
+        with self._lock:
+            self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
+                             " WHERE id = ? AND status = ?", (QUEUED, job_id, RUNNING))
+
+    def recover(self) -> int:
+        """After a crash: jobs left running go back to queued. Returns how many."""
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
+                                   " WHERE status = ?", (QUEUED, RUNNING))
+            return cur.rowcount
+
+    def cancel_if_queued(self, job_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status = ?, finished_at = ?, error_code = 'cancelled',"
+                                   " error_message = 'cancelled by request' WHERE id = ? AND status = ?",
+                                   (CANCELLED, time.time(), job_id, QUEUED))
+            return cur.rowcount == 1
+
+    def update_folder(self, job_id: str, folder: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET folder = ? WHERE id = ?", (json.dumps(folder), job_id))
+
+    # --- retention ---------------------------------------------------------------------
+    def prune(self, older_than: float, keep: set[str] = frozenset()) -> list[str]:
+        """Delete finished jobs (rows and files) that finished before ``older_than``; folder jobs
+        are pruned only once delivered. Returns the removed ids."""
+        removed = []
+        for job in self.iter_jobs("status IN (?,?,?) AND finished_at < ?", (*FINAL_STATES, older_than)):
+            if job.id in keep or (job.folder and not job.folder.get("delivered")):
+                continue
+            with self._lock:
+                self._db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+            shutil.rmtree(self.job_dir(job.id), ignore_errors=True)
+            removed.append(job.id)
+        return removed

@@ -1,0 +1,228 @@
+"""The watched "to-post" folder (watchdog).
+
+A file dropped in (copied, moved or renamed in, written slowly) becomes a job once it is
+complete: no event for ``watch_debounce_seconds``, the same size and mtime on two looks
+that far apart, and Pillow decodes it. Undecodable files are retried until they have
+been unchanged for ten debounce periods, then go to rejected/ with a reason. The
+original stays in to-post/ until its job ends (then Delivery moves it). Only to-post/ is
+watched; our outputs live beside it. Files already there at start are processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import AsyncIterator, Optional
+
+from aiohttp import web
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from . import shader
+from .folder import Delivery, FolderLayout, reject_file
+from .imagecheck import ImageRejected, inspect_image
+from .jobs import JobService
+from .routes import SERVICE
+from .store import Job
+
+log = logging.getLogger("shade.daemon")
+
+_TEMP_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", ".swp", "~")
+GIVE_UP_PERIODS = 10
+
+
+def ignorable(name: str) -> bool:
+    """Hidden, editor and download temp files: they become real files by a rename later."""
+    low = name.lower()
+    return low.startswith((".", "~$")) or low.endswith(_TEMP_SUFFIXES) or low in ("thumbs.db", "desktop.ini")
+
+
+@dataclass
+class _Pending:
+    last_event: float
+    signature: Optional[tuple[int, int]] = None
+    stable_since: Optional[float] = None
+    checking: bool = False
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: "FolderWatcher"):
+        self.watcher = watcher
+
+    def _note(self, path: str) -> None:
+        self.watcher.note_threadsafe(Path(path))
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._note(event.src_path)
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        if not event.is_directory:
+            self._note(event.src_path)
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self._note(event.src_path)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if event.is_directory:
+            self.watcher.scan_threadsafe(Path(event.dest_path))   # a whole folder moved in
+        else:
+            self._note(event.dest_path)
+
+
+class FolderWatcher:
+    def __init__(self, service: JobService, layout: FolderLayout):
+        self.service = service
+        self.settings = service.settings
+        self.layout = layout
+        self.delivery = Delivery(layout, service.store)
+        self.debounce = max(0.05, float(self.settings.watch_debounce_seconds))
+        self._pending: dict[Path, _Pending] = {}
+        self._active: set[str] = set()        # sources with a job not yet delivered
+        self._active_lock = threading.Lock()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._observer: Optional[Observer] = None
+        self._task: Optional[asyncio.Task] = None
+
+    # --- life cycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.layout.ensure()
+        self.delivery.on_delivered = self._delivered
+        self.service.worker.finish_hooks.append(self.delivery.deliver)
+        await asyncio.to_thread(self.delivery.deliver_pending)
+        for job in self.service.store.iter_jobs("source = 'folder' AND status IN ('queued','running')"):
+            if job.folder:
+                self._active.add(job.folder["src"])
+        self._observer = Observer()
+        self._observer.schedule(_Handler(self), str(self.layout.to_post), recursive=True)
+        self._observer.start()
+        self.scan(self.layout.to_post)       # after the observer starts, so nothing slips between
+        self._task = asyncio.create_task(self._tick_loop(), name="shade-watcher")
+        log.info("watching %s (results in %s)", self.layout.to_post, self.layout.ready)
+
+    async def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            await asyncio.to_thread(self._observer.join, 5)
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.delivery.deliver in self.service.worker.finish_hooks:
+            self.service.worker.finish_hooks.remove(self.delivery.deliver)
+
+    # --- events (observer thread -> loop) -------------------------------------------------
+    def note_threadsafe(self, path: Path) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.note, path)
+
+    def scan_threadsafe(self, folder: Path) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.scan, folder)
+
+    def _rel(self, path: Path) -> Optional[PurePath]:
+        try:
+            return path.relative_to(self.layout.to_post)
+        except ValueError:
+            return None
+
+    def note(self, path: Path) -> None:
+        rel = self._rel(path)
+        if rel is None or not rel.parts or any(ignorable(p) for p in rel.parts):
+            return
+        with self._active_lock:
+            if str(path) in self._active:
+                return
+        entry = self._pending.get(path)
+        if entry is None:
+            self._pending[path] = _Pending(last_event=time.monotonic())
+        else:
+            entry.last_event = time.monotonic()
+
+    def scan(self, folder: Path) -> None:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                self.note(p)
+
+    def _delivered(self, job: Job) -> None:
+        with self._active_lock:
+            self._active.discard(job.folder["src"] if job.folder else "")
+
+    # --- completeness checks -----------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(0.25, self.debounce / 2))
+            now = time.monotonic()
+            for path, entry in list(self._pending.items()):
+                if entry.checking or now - entry.last_event < self.debounce:
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    self._pending.pop(path, None)       # gone (moved away or deleted by the user)
+                    continue
+                sig = (st.st_size, st.st_mtime_ns)
+                if sig != entry.signature:
+                    entry.signature, entry.stable_since, entry.last_event = sig, now, now
+                    continue
+                entry.checking = True
+                asyncio.create_task(self._check(path, entry, st.st_size, st.st_mtime_ns))
+
+    async def _check(self, path: Path, entry: _Pending, size: int, mtime_ns: int) -> None:
+        rel = self._rel(path)
+        assert rel is not None
+        try:
+            facts = await asyncio.to_thread(inspect_image, path, self.settings.max_pixels, what=str(rel))
+        except ImageRejected as exc:
+            entry.checking = False
+            stable_for = time.monotonic() - (entry.stable_since or 0)
+            if stable_for >= GIVE_UP_PERIODS * self.debounce:
+                self._pending.pop(path, None)
+                await asyncio.to_thread(reject_file, self.layout, path, rel, str(exc))
+            else:
+                entry.last_event = time.monotonic()   # look again after another quiet period
+            return
+        self._pending.pop(path, None)
+        try:
+            await self._submit(path, rel, facts, size, mtime_ns)
+        except Exception as exc:  # noqa: BLE001 - bad options, unknown target: say why, lose nothing
+            reason = str(exc) if getattr(exc, "code", None) else f"could not queue it ({exc})"
+            log.warning("not queued: %s: %s", rel, reason)
+            await asyncio.to_thread(reject_file, self.layout, path, rel, reason)
+
+    async def _submit(self, path: Path, rel: PurePath, facts, size: int, mtime_ns: int) -> None:
+        fields = {"mode": self.settings.mode}
+        target = rel.parts[0] if len(rel.parts) > 1 else None
+        if target:
+            fields["target"] = target
+        options = await asyncio.to_thread(shader.job_options, fields, self.settings, has_anchor=False, has_style=False)
+        meta = {"src": str(path), "rel": rel.as_posix(), "target": target, "size": size, "mtime_ns": mtime_ns,
+                "ready": None, "moved_to": None, "delivered": False}
+        with self._active_lock:
+            if str(path) in self._active:
+                return
+            self._active.add(str(path))
+        try:
+            await asyncio.to_thread(self.service.create, source="folder", filename=rel.name, image=path,
+                                    facts=facts, options=options, folder=meta, copy=True)
+        except BaseException:
+            with self._active_lock:
+                self._active.discard(str(path))
+            raise
+
+
+async def watcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE]
+    layout = FolderLayout.beside(service.settings.watch_folder)
+    watcher = FolderWatcher(service, layout)
+    await watcher.start()
+    service.watched_folders.append(str(layout.to_post))
+    yield
+    await watcher.stop()

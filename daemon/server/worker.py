@@ -1,0 +1,207 @@
+"""The single shading worker: one thread that owns the model and runs queued jobs one
+after another, off the event loop.
+
+Pause holds the running job at its next step (nothing is lost, the CPU/GPU is freed)
+and stops new jobs from starting. Cancel and shutdown stop a job at its next step by
+raising the core's ``Cancelled`` from the progress callback; on shutdown the job goes
+back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from ..config import Settings
+from . import shader
+from .errors import job_error_fields
+from .hub import EventHub
+from .store import Job, JobStore
+
+log = logging.getLogger("shade.daemon")
+
+FinishHook = Callable[[Job], None]
+
+
+@dataclass
+class Current:
+    job_id: str
+    filename: str
+    step: int = 0
+    total: int = 0
+    stage: str = "load"
+
+
+class _Stop(Exception):
+    """Internal: the daemon is stopping; the job must be re-queued."""
+
+
+class ShadingWorker:
+    def __init__(self, store: JobStore, settings: Settings, hub: EventHub, job_view: Callable[[Job], dict]):
+        self.store = store
+        self.settings = settings
+        self.hub = hub
+        self._job_view = job_view
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._paused = False
+        self._cancel: set[str] = set()
+        self._current: Optional[Current] = None
+        self._thread: Optional[threading.Thread] = None
+        self.model_state: dict[str, Any] = {"state": "loading", "device": None, "encoders": list(settings.encoders),
+                                            "error": None}
+        self.last_error: Optional[str] = None
+        self.finish_hooks: list[FinishHook] = []
+
+    # --- control (any thread) ----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="shade-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the shading worker did not stop within %.0f s", timeout)
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def request_cancel(self, job_id: str) -> bool:
+        """Ask the running job to stop; False when it is not the running one."""
+        with self._cond:
+            if self._current is None or self._current.job_id != job_id:
+                return False
+            self._cancel.add(job_id)
+            self._cond.notify_all()
+            return True
+
+    def current(self) -> Optional[Current]:
+        cur = self._current
+        return Current(cur.job_id, cur.filename, cur.step, cur.total, cur.stage) if cur else None
+
+    # --- the thread ----------------------------------------------------------------------
+    def _preload(self) -> None:
+        try:
+            info = shader.preload(self.settings)
+            self.model_state.update(state="ready", device=info["device"], error=None)
+            log.info("model ready: %s on %s", ", ".join(info["encoders"]), info["device"])
+        except Exception as exc:  # noqa: BLE001 - reported in status; jobs will fail with the reason
+            code, message = job_error_fields(exc)
+            self.model_state.update(state="error", error=message)
+            self.last_error = message
+            log.error("could not load the model: %s", message)
+
+    def _run(self) -> None:
+        self._preload()
+        while True:
+            with self._cond:
+                while not self._stopping and self._paused:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+            job = self.store.claim_next()
+            if job is None:
+                with self._cond:
+                    if not self._stopping:
+                        self._cond.wait(timeout=2.0)
+                continue
+            self._run_job(job)
+
+    def _progress(self, job: Job) -> Callable[[int, int, str], None]:
+        Cancelled = shader.cancelled_error()
+        last_write = [0.0]
+
+        def progress(step: int, total: int, stage: str) -> None:
+            with self._cond:
+                while self._paused and not self._stopping and job.id not in self._cancel:
+                    self._cond.wait()
+                if self._stopping:
+                    raise Cancelled("the daemon is stopping; the job goes back to the queue")
+                if job.id in self._cancel:
+                    raise Cancelled("cancelled by request")
+                cur = self._current
+                if cur is not None:
+                    cur.step, cur.total, cur.stage = int(step), int(total), str(stage)
+            now = time.monotonic()
+            if now - last_write[0] > 0.25 or step >= total:
+                last_write[0] = now
+                self.store.set_progress(job.id, int(step), int(total), str(stage))
+            self.hub.publish_threadsafe(job.id, "progress", {
+                "id": job.id, "status": "running", "step": int(step), "total": int(total), "stage": str(stage),
+                "progress": round(step / total, 4) if total else 0.0})
+
+        return progress
+
+    def _publish_state(self, job: Job) -> None:
+        self.hub.publish_threadsafe(job.id, "state", self._job_view(job))
+
+    def _run_job(self, job: Job) -> None:
+        Cancelled = shader.cancelled_error()
+        with self._cond:
+            self._current = Current(job.id, job.filename)
+        self._publish_state(job)
+        log.info("job %s (%s) started", job.id, job.filename)
+        final: Optional[Job] = None
+        try:
+            if self.model_state["state"] == "error":
+                # Retry the load: the user may have installed the model meanwhile.
+                self._preload()
+            jdir = self.store.job_dir(job.id)
+            opts = shader.protect_options(job.options, self.settings,
+                                          anchor=self.store.path_of(job, job.anchor_file),
+                                          style=self.store.path_of(job, job.style_file))
+            result = shader.protect(jdir / job.input_file, opts, self._progress(job))
+            ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}.get(result.format.upper(),
+                                                                        f".{result.format.lower()}")
+            result_file = f"result{ext}"
+            (jdir / result_file).unlink(missing_ok=True)  # a stale one from an attempt cut short
+            result.save(jdir / result_file)
+            final = self.store.finish_done(job.id, result_file, result.format.upper(), dict(result.measurements))
+            log.info("job %s done in %.1f s", job.id, float(result.measurements.get("seconds", 0) or 0))
+        except Cancelled:
+            if self._stopping and job.id not in self._cancel:
+                self.store.requeue(job.id)
+                log.info("job %s put back in the queue (daemon stopping)", job.id)
+                again = self.store.get(job.id)
+                if again is not None:
+                    self._publish_state(again)
+            else:
+                final = self.store.finish_cancelled(job.id)
+                log.info("job %s cancelled", job.id)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+            code, message = job_error_fields(exc)
+            final = self.store.finish_failed(job.id, code, message)
+            log.warning("job %s failed: %s", job.id, message)
+        finally:
+            with self._cond:
+                self._current = None
+                self._cancel.discard(job.id)
+        if final is not None:
+            self._publish_state(final)
+            for hook in self.finish_hooks:
+                try:
+                    hook(final)
+                except Exception:  # noqa: BLE001
+                    log.exception("post-job step failed for %s", job.id)
