@@ -56,6 +56,7 @@ class Report:
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     record_path: Path | None = None
+    extension_changed: int = 0
 
     def add(self, verb: str, what: str, target: Any, detail: str = "") -> None:
         self.actions.append(Action(verb, what, str(target), detail))
@@ -147,7 +148,9 @@ def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: 
         if not unchanged:
             _make_parents(art.path, created_dirs)
             atomic_write(art.path, art.content, art.mode)
-        if art.group != "extension":
+        if art.group == "extension":
+            report.extension_changed += 0 if unchanged else 1
+        else:
             report.add("unchanged" if unchanged else "wrote", art.what, art.path)
         return {"kind": "file", "path": str(art.path), "sha256": art.sha256, "what": art.what, "group": art.group}
     if isinstance(art, SymlinkArtifact):
@@ -311,7 +314,9 @@ def install(ctx: InstallContext, opts: InstallOptions) -> Report:
             items.append(_apply(ctx, art, created_dirs, report))
     extension = [a for a in artifacts if isinstance(a, FileArtifact) and a.group == "extension"]
     if extension:
-        report.add("wrote", "browser extension (unpacked)", ctx.installed_extension_dir, f"{len(extension)} files")
+        changed = report.extension_changed
+        report.add("wrote" if changed else "unchanged", "browser extension (unpacked)", ctx.installed_extension_dir,
+                   f"{changed} of {len(extension)} files written" if changed else f"{len(extension)} files")
 
     keep = {Path(i["path"]) for i in items + kept_stale if "path" in i} | {record.path}
     left_dirs = _prune_dirs(created_dirs, keep, dry_run=False)

@@ -1,0 +1,143 @@
+"""Install, install again, change options, uninstall: exactly Shade's own things
+are written and removed; the user's files are never touched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from daemon.install import InstallError, InstallOptions, install, record_path, uninstall
+from daemon.install.autostart import systemd_unit_path
+from daemon.install.browsers import BROWSERS, manifest_path, registry_key
+from daemon.install.record import InstallRecord
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _user_files(home: Path) -> dict[Path, bytes]:
+    """Things a real user has that Shade must never touch."""
+    files = {
+        home / "shade-home/Pictures/Shade/to-post/dog.png": b"not really a png",
+        home / "shade-home/Pictures/Shade/ready/dog.png": b"shaded dog",
+        home / "shade-home/Pictures/Shade/originals/dog.png": b"original dog",
+        home / ".config/google-chrome/Default/Preferences": b"{}",
+        home / ".config/google-chrome/NativeMessagingHosts/com.other.app.json": b'{"name": "com.other.app"}',
+        home / ".config/systemd/user/other.service": b"[Service]\nExecStart=/bin/true\n",
+        home / "shade-home/config/config.toml": b'port = 47821\n',
+    }
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize("system", ["linux", "macos", "windows"])
+def test_install_twice_then_uninstall_restores_the_home(make_ctx, home, snapshot, system):
+    user = _user_files(home)
+    before = snapshot(home)
+    ctx = make_ctx(system, extension_src=REPO / "extension" if (REPO / "extension/manifest.json").exists() else None)
+
+    first = install(ctx, InstallOptions())
+    after_first = snapshot(home)
+    assert after_first != before and record_path(ctx).is_file()
+    registry_after_first = dict(ctx.registry.values) if ctx.registry else None
+
+    second = install(ctx, InstallOptions())
+    # Harmless: the second run changes nothing and says so.
+    assert {a.verb for a in second.actions} <= {"unchanged", "skipped"}, [a.line() for a in second.actions]
+    files_second = {k: v for k, v in snapshot(home).items() if not k.endswith("install-record.json")}
+    files_first = {k: v for k, v in after_first.items() if not k.endswith("install-record.json")}
+    assert files_second == files_first
+    if ctx.registry:
+        assert ctx.registry.values == registry_after_first and len(registry_after_first) == len(BROWSERS)
+
+    report = uninstall(ctx)
+    assert snapshot(home) == before, "uninstall must leave the home exactly as it was"
+    assert all(p.read_bytes() == data for p, data in user.items())
+    if ctx.registry:
+        assert ctx.registry.values == {}
+    removed = [a for a in report.actions if a.verb == "removed"]
+    written = [a for a in first.actions if a.verb == "wrote"]
+    assert len(removed) == len(written)
+
+
+def test_uninstall_keeps_a_file_the_user_changed(make_ctx, home):
+    ctx = make_ctx("linux")
+    install(ctx, InstallOptions(extension=False))
+    unit = systemd_unit_path(ctx)
+    unit.write_text(unit.read_text() + "# my own tweak\n")
+    report = uninstall(ctx)
+    assert unit.is_file() and "my own tweak" in unit.read_text()
+    assert any(a.verb == "kept" and a.target == str(unit) for a in report.actions)
+    # The record still lists it, so nothing is forgotten; everything else is gone.
+    record = InstallRecord.load(record_path(ctx), "linux")
+    assert [i["path"] for i in record.items if i["kind"] == "file"] == [str(unit)]
+    assert not manifest_path(ctx, BROWSERS["chrome"]).exists()
+
+
+def test_install_refuses_to_overwrite_a_foreign_file(make_ctx, home):
+    ctx = make_ctx("linux")
+    foreign = manifest_path(ctx, BROWSERS["firefox"])
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text('{"name": "someone else"}')
+    with pytest.raises(InstallError, match="--force"):
+        install(ctx, InstallOptions(extension=False))
+    assert foreign.read_text() == '{"name": "someone else"}'
+    assert not systemd_unit_path(ctx).exists(), "a refused install writes nothing"
+    install(ctx, InstallOptions(extension=False, force=True))
+    assert json.loads(foreign.read_text())["name"] == "org.shade_art.host"
+
+
+def test_windows_refuses_a_foreign_registry_value(make_ctx):
+    ctx = make_ctx("windows")
+    key = registry_key(BROWSERS["edge"])
+    ctx.registry.set_default(key, r"C:\Other\host.json")
+    with pytest.raises(InstallError, match="HKCU"):
+        install(ctx, InstallOptions(extension=False))
+    assert ctx.registry.get_default(key) == r"C:\Other\host.json"
+
+
+def test_fewer_parts_on_reinstall_removes_the_parts_left_out(make_ctx, home):
+    ctx = make_ctx("linux")
+    install(ctx, InstallOptions(extension=False))
+    chrome = manifest_path(ctx, BROWSERS["chrome"])
+    assert chrome.is_file()
+    install(ctx, InstallOptions(extension=False, browsers=("firefox",)))
+    assert not chrome.exists() and not chrome.parent.exists()  # the folder was Shade's too
+    assert manifest_path(ctx, BROWSERS["firefox"]).is_file()
+    assert systemd_unit_path(ctx).is_file()
+    install(ctx, InstallOptions(extension=False, autostart=False, browsers=()))
+    assert not systemd_unit_path(ctx).exists() and not manifest_path(ctx, BROWSERS["firefox"]).exists()
+    uninstall(ctx)
+    assert not record_path(ctx).exists()
+
+
+def test_dry_run_changes_nothing(make_ctx, home, snapshot):
+    before = snapshot(home)
+    ctx = make_ctx("linux")
+    report = install(ctx, InstallOptions(dry_run=True))
+    assert snapshot(home) == before
+    assert any(a.verb == "would write" and a.target == str(systemd_unit_path(ctx)) for a in report.actions)
+    install(ctx, InstallOptions(extension=False))
+    after = snapshot(home)
+    uninstall(ctx, dry_run=True)
+    assert snapshot(home) == after
+
+
+def test_extension_copy_is_the_loadable_extension(make_ctx):
+    src = REPO / "extension"
+    if not (src / "manifest.json").exists():
+        pytest.fail("extension/manifest.json is missing from the checkout")
+    ctx = make_ctx("linux", extension_src=src)
+    install(ctx, InstallOptions())
+    copied = ctx.installed_extension_dir
+    assert json.loads((copied / "manifest.json").read_text()) == json.loads((src / "manifest.json").read_text())
+    manifest = json.loads((copied / "manifest.json").read_text())
+    background = manifest.get("background", {})
+    for script in [background.get("service_worker"), *background.get("scripts", [])]:
+        if script:
+            assert (copied / script).is_file()
+    uninstall(ctx)
+    assert not copied.exists()
