@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--browsers", default=",".join(BROWSERS), metavar="LIST",
                    help=f"comma-separated browsers to register (default: {','.join(BROWSERS)})")
     p.add_argument("--no-extension", action="store_true", help="do not copy the unpacked extension")
+    p.add_argument("--no-start", action="store_true",
+                   help="write everything but do not start the daemon now (it starts at the next login)")
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
     p.add_argument("--force", action="store_true", help="replace files at Shade's locations that Shade did not write")
     models = p.add_mutually_exclusive_group()
@@ -47,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "`shade install` wrote, and nothing else: your images, the to-post / ready / originals "
                     "folders, settings and models stay.")
     u.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
+    u.add_argument("--no-stop", action="store_true", help="do not stop the running daemon (files are still removed)")
     u.set_defaults(func=run_uninstall)
 
 
@@ -177,10 +180,12 @@ def run_install(args: argparse.Namespace) -> int:
                           extension=not args.no_extension, dry_run=args.dry_run, force=args.force)
     try:
         ctx = InstallContext.for_this_machine()
+        ctx.run_commands = not args.no_start
         if args.model_dir is not None and not _use_model_dir(ctx, args.model_dir, args.dry_run):
             return 2
         if args.model_dir is not None and not args.dry_run:
             ctx = InstallContext.for_this_machine()  # re-read the config with the new model folder
+            ctx.run_commands = not args.no_start
         print(f"Shade install for {ctx.os}{' (dry run: nothing is changed)' if args.dry_run else ''}:")
         report = install(ctx, opts)
     except (InstallError, RecordError, ValueError, OSError) as exc:
@@ -207,6 +212,7 @@ def run_install(args: argparse.Namespace) -> int:
 def run_uninstall(args: argparse.Namespace) -> int:
     try:
         ctx = InstallContext.for_this_machine()
+        ctx.run_commands = not args.no_stop
         report = uninstall(ctx, dry_run=args.dry_run)
     except (InstallError, RecordError, OSError) as exc:
         print(f"shade uninstall: {exc}", file=sys.stderr)

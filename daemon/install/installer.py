@@ -227,7 +227,7 @@ def _run(ctx: InstallContext, commands: Iterable[Iterable[str]], what: str, repo
         command = list(command)
         shown = " ".join(command)
         if not ctx.run_commands:
-            report.add("skipped", what, shown, "not run for this target")
+            report.add("skipped", what, shown, "not run now")
             continue
         if shutil.which(command[0]) is None:
             report.add("skipped", what, shown, f"{command[0]} not found")
