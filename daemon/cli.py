@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "daemon.commands.bench",
     "daemon.commands.models",
     "daemon.commands.install", "daemon.commands.doctor",
+    "daemon.commands.daemon", "daemon.commands.status", "daemon.commands.token", "daemon.commands.config",
 ]
 
 

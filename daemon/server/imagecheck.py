@@ -7,7 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import warnings
+
 from PIL import Image, UnidentifiedImageError
+
+# Our own cap (max_pixels) is checked from the header before decoding, so Pillow's
+# "could be a decompression bomb" warning below its hard limit is only noise here.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 FORMATS = {"PNG": ("image/png", ".png"), "JPEG": ("image/jpeg", ".jpg"), "WEBP": ("image/webp", ".webp")}
 _SUPPORTED = "PNG, JPEG or WebP"
@@ -67,7 +73,8 @@ def inspect_image(path: Path, max_pixels: int, *, decode: bool = True, what: str
     except ImageRejected:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageTooBig(f"{what} declares far too many pixels ({exc}); downscale it first") from None
+        raise ImageTooBig(f"{what} declares far more pixels than the limit of {max_pixels / 1e6:.1f} megapixels "
+                          "(setting max_pixels); downscale it first") from None
     except UnidentifiedImageError:
         raise ImageRejected(f"{what} is not an image Shade can read; send a {_SUPPORTED} image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -22,7 +22,8 @@ log = logging.getLogger("shade.daemon")
 
 PUBLIC_PATHS = {"/v1/health"}         # no token needed (liveness and version only)
 PAIR_PATH = "/v1/pair"                # records the caller's extension origin
-CORS_ORIGIN_KEY = "shade.cors_origin"
+# aiohttp >= 3.13 has typed request keys; older ones take a plain string.
+CORS_ORIGIN_KEY = web.RequestKey("shade.cors_origin", str) if hasattr(web, "RequestKey") else "shade.cors_origin"
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 EXPOSED_HEADERS = "Content-Disposition, Location"

@@ -1,0 +1,48 @@
+"""``shade token``: print the daemon's API token, a pairing code, or replace the token."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("token", help="print the API token or the extension's pairing code",
+                              description="Print the daemon's API token (created on first use and kept in the OS "
+                                          "keyring, or in a 0600 file with token_store = \"file\").")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--pairing-code", action="store_true",
+                   help="print shade:<port>:<token>, to paste into the extension's options")
+    g.add_argument("--rotate", action="store_true",
+                   help="replace the token (the extension must pair again; a running daemon picks it up)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import ConfigError, Paths, load_settings
+    from ..runinfo import read_info
+    from ..token_store import TokenStoreError, load_token, pairing_code, rotate_token
+
+    paths = Paths.resolve()
+    try:
+        settings = load_settings(paths=paths)
+        if args.rotate:
+            token = rotate_token(settings, paths)
+            print(token)
+            print("shade token: the token was replaced; pair the extension again with `shade token --pairing-code`",
+                  file=sys.stderr)
+            return 0
+        token = load_token(settings, paths, create=True)
+    except (TokenStoreError, ConfigError) as exc:
+        print(f"shade token: {exc}", file=sys.stderr)
+        return 1
+    if args.pairing_code:
+        info = read_info(paths)
+        port = info.port if info else settings.port
+        if info is None:
+            print(f"shade token: the daemon is not running; the code assumes it will use port {port}",
+                  file=sys.stderr)
+        print(pairing_code(port, token))
+    else:
+        print(token)
+    return 0

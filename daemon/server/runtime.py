@@ -1,0 +1,143 @@
+"""``shade daemon``: one instance per data dir, serve on loopback, write daemon.json,
+stop gracefully on SIGINT/SIGTERM (or the tray's Quit)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import logging.handlers
+import os
+import signal
+import sys
+from typing import Optional
+
+from aiohttp import web
+from filelock import FileLock, Timeout
+
+from .. import __version__
+from ..config import Paths, Settings
+from ..runinfo import DaemonInfo, read_info, remove_info, write_info
+from ..token_store import TokenStoreError, load_token, pairing_code
+from .app import GUARD, create_app
+from .folder import FolderLayout
+from .routes import SERVICE
+from .security import TokenGuard
+
+log = logging.getLogger("shade.daemon")
+HOST = "127.0.0.1"
+
+
+class StartError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+def setup_logging(paths: Paths) -> None:
+    logger = logging.getLogger("shade")
+    if logger.handlers:
+        return
+    logger.setLevel(logging.INFO)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(fmt)
+    logger.addHandler(err)
+    try:
+        paths.log_dir.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(paths.log_dir / "daemon.log", maxBytes=2_000_000, backupCount=3,
+                                                  encoding="utf-8")
+        fh.setFormatter(fmt)
+        logger.addHandler(fh)
+    except OSError as exc:
+        logger.warning("cannot write the log file in %s: %s", paths.log_dir, exc)
+
+
+def run(settings: Settings, paths: Paths, *, port: Optional[int] = None, tray: bool = True,
+        watch: bool = True) -> int:
+    """Run until SIGINT/SIGTERM; returns the process exit code."""
+    paths.ensure()
+    setup_logging(paths)
+    lock = FileLock(str(paths.data_dir / "daemon.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        info = read_info(paths)
+        where = f" (pid {info.pid}, {info.url})" if info else ""
+        print(f"shade daemon: Shade is already running for {paths.data_dir}{where}; "
+              "stop it first (or use `shade status` to talk to it)", file=sys.stderr)
+        return 1
+    try:
+        try:
+            guard = TokenGuard(lambda: load_token(settings, paths))
+        except TokenStoreError as exc:
+            print(f"shade daemon: cannot start: {exc}", file=sys.stderr)
+            return 1
+        try:
+            return asyncio.run(_serve(settings, paths, guard, settings.port if port is None else port, tray, watch))
+        except StartError as exc:
+            print(f"shade daemon: cannot start: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, paths: Paths, guard: TokenGuard, port: int, tray: bool, watch: bool) -> int:
+    app = create_app(settings, paths, guard=guard, watch=watch)
+    runner = web.AppRunner(app, shutdown_timeout=3.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, HOST, port, shutdown_timeout=3.0)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartError(f"port {port} on {HOST} is already in use by another program; choose another with "
+                             "`shade daemon --port N` or set port in the config") from None
+        raise StartError(f"cannot listen on {HOST}:{port}: {exc}") from None
+    bound = runner.addresses[0][1]
+    url = f"http://{HOST}:{bound}"
+    write_info(paths, DaemonInfo(url=url, pid=os.getpid(), version=__version__, port=bound))
+    service = app[SERVICE]
+    log.info("Shade daemon %s listening on %s (pid %d); watching: %s", __version__, url, os.getpid(),
+             ", ".join(service.watched_folders) or "nothing")
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    _install_signal_handlers(loop, stop)
+    controller = _start_tray(settings, app, bound, loop, stop) if tray else None
+    try:
+        await stop.wait()
+        log.info("stopping: the running job (if any) goes back to the queue")
+    finally:
+        if controller is not None:
+            controller.stop()
+        await runner.cleanup()
+        remove_info(paths, pid=os.getpid())
+        log.info("Shade daemon stopped")
+    return 0
+
+
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+def _start_tray(settings: Settings, app: web.Application, port: int, loop: asyncio.AbstractEventLoop,
+                stop: asyncio.Event):
+    from .tray import TrayActions, start_tray
+
+    service = app[SERVICE]
+    guard: TokenGuard = app[GUARD]
+    layout = FolderLayout.beside(settings.watch_folder)
+    actions = TrayActions(
+        get_status=service.status,
+        pause=service.worker.pause,
+        resume=service.worker.resume,
+        pairing_code=lambda: pairing_code(port, guard.token),
+        quit=lambda: loop.call_soon_threadsafe(stop.set),
+        to_post=layout.to_post,
+        ready=layout.ready,
+    )
+    return start_tray(actions)

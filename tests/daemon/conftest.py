@@ -1,0 +1,111 @@
+"""Fixtures for the daemon's tests: a temp SHADE_HOME, tiny shading settings, an anchor
+library, an in-memory keyring (never the user's), a real app on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_MODELS = ROOT.parent / "shared" / "models"
+MODEL_DIR = Path(os.environ.get("SHADE_MODEL_DIR") or SHARED_MODELS)
+
+needs_weights = pytest.mark.skipif(not MODEL_DIR.is_dir(),
+                                   reason=f"model weights not found at {MODEL_DIR} (../shared is absent)")
+
+
+class MemoryKeyring(KeyringBackend):
+    """An explicit in-memory keyring for tests."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring():
+    previous = keyring.get_keyring()
+    kr = MemoryKeyring()
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def anchor_dir(tmp_path_factory) -> Path:
+    from skimage import data
+
+    d = tmp_path_factory.mktemp("anchors")
+    Image.fromarray(data.chelsea()).resize((128, 96)).save(d / "cat.png")
+    Image.fromarray(data.coffee()).resize((128, 96)).save(d / "coffee.png")
+    return d
+
+
+@pytest.fixture
+def shade_env(tmp_path, anchor_dir, monkeypatch) -> dict[str, str]:
+    """Environment for a Shade home in a temp folder with tiny, fast settings."""
+    env = {
+        "SHADE_HOME": str(tmp_path / "home"),
+        "SHADE_MODEL_DIR": str(MODEL_DIR),
+        "SHADE_ANCHOR_DIR": str(anchor_dir),
+        "SHADE_VIEW_SIZE": "64",
+        "SHADE_QUALITY": "fast",
+        "SHADE_STEPS": "3",
+        "SHADE_DEVICE": "cpu",
+        "SHADE_WATCH_DEBOUNCE_SECONDS": "0.2",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    for k in list(os.environ):
+        if k.startswith("SHADE_") and k not in env:
+            monkeypatch.delenv(k, raising=False)
+    return env
+
+
+@pytest.fixture
+def settings_paths(shade_env):
+    from daemon.config import Paths, load_settings
+
+    def make(**overrides: Any):
+        env = dict(shade_env)
+        env.update({f"SHADE_{k.upper()}": str(v) for k, v in overrides.items()})
+        paths = Paths.resolve(env)
+        return load_settings(env, paths), paths
+
+    return make
+
+
+@pytest.fixture
+def make_client(aiohttp_client, settings_paths):
+    """Start the real app on a loopback port; returns (client, token, app)."""
+    from daemon.server.app import create_app
+    from daemon.token_store import load_token
+
+    async def make(watch: bool = False, **overrides: Any):
+        settings, paths = settings_paths(**overrides)
+        app = create_app(settings, paths, watch=watch)
+        client = await aiohttp_client(app)
+        token = load_token(settings, paths)
+        return client, token, app
+
+    return make
