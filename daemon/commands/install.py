@@ -31,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--browsers", default=",".join(BROWSERS), metavar="LIST",
                    help=f"comma-separated browsers to register (default: {','.join(BROWSERS)})")
     p.add_argument("--no-extension", action="store_true", help="do not copy the unpacked extension")
+    p.add_argument("--extension-dir", type=Path, metavar="DIR",
+                   help="the extension folder to copy (default: extension/ of the Shade checkout, if any)")
     p.add_argument("--no-start", action="store_true",
                    help="write everything but do not start the daemon now (it starts at the next login)")
     p.add_argument("--dry-run", action="store_true", help="show what would be done, change nothing")
@@ -174,18 +176,27 @@ def _offer_models(ctx: InstallContext, args: argparse.Namespace) -> int:
     return 0
 
 
+def _context(args: argparse.Namespace) -> InstallContext:
+    ctx = InstallContext.for_this_machine()
+    ctx.run_commands = not args.no_start
+    if args.extension_dir is not None:
+        folder = args.extension_dir.expanduser().resolve()
+        if not (folder / "manifest.json").is_file():
+            raise InstallError(f"{folder} is not an extension folder (no manifest.json in it)")
+        ctx.extension_src = folder
+    return ctx
+
+
 def run_install(args: argparse.Namespace) -> int:
     browsers = () if args.no_browsers else tuple(b.strip() for b in args.browsers.split(",") if b.strip())
     opts = InstallOptions(autostart=not args.no_autostart, browsers=browsers,
                           extension=not args.no_extension, dry_run=args.dry_run, force=args.force)
     try:
-        ctx = InstallContext.for_this_machine()
-        ctx.run_commands = not args.no_start
+        ctx = _context(args)
         if args.model_dir is not None and not _use_model_dir(ctx, args.model_dir, args.dry_run):
             return 2
         if args.model_dir is not None and not args.dry_run:
-            ctx = InstallContext.for_this_machine()  # re-read the config with the new model folder
-            ctx.run_commands = not args.no_start
+            ctx = _context(args)  # re-read the config with the new model folder
         print(f"Shade install for {ctx.os}{' (dry run: nothing is changed)' if args.dry_run else ''}:")
         report = install(ctx, opts)
     except (InstallError, RecordError, ValueError, OSError) as exc:
