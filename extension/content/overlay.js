@@ -7,7 +7,7 @@
 
   const CSS = `
     :host { all: initial; }
-    .card { position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; width: 320px;
+    .card { width: 320px;
       box-sizing: border-box; padding: 12px 14px; border-radius: 10px; background: #1f1733; color: #f3eeff;
       font: 13px/1.4 system-ui, sans-serif; box-shadow: 0 6px 24px rgba(0,0,0,.35); }
     .title { font-weight: 600; margin-bottom: 4px; }
@@ -31,8 +31,11 @@
 
   /** Show a card; returns its controller. */
   function create() {
+    // A finished card fading out makes way for the new one.
+    for (const old of document.querySelectorAll('#shade-overlay[data-state="done"]')) old.remove();
     const host = el("div");
     host.id = "shade-overlay";
+    host.style.cssText = "all: initial; display: block; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647;";
     const shadow = host.attachShadow({ mode: "open" });
     const style = el("style");
     style.textContent = CSS;

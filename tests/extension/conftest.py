@@ -1,0 +1,276 @@
+"""Fixtures for the extension's browser tests: the real Shade daemon as a subprocess,
+two loopback page servers (one forced "public" for Chrome's Local Network Access),
+and Debian's chromium with the unpacked extension, driven by Playwright."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from extkit import CHROMIUM, EXT_DIR, EXT_ORIGIN, MODELS, NATIVE_HOST_NAME, PAGES_DIR
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _model_dir() -> Path | None:
+    env = os.environ.get("SHADE_MODEL_DIR")
+    if env and Path(env).is_dir():
+        return Path(env)
+    return MODELS if MODELS.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    found = _model_dir()
+    if found is None:
+        pytest.skip(f"the shading weights are not here ({MODELS} absent and SHADE_MODEL_DIR unset)")
+    return found
+
+
+def png_bytes(array) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def images(tmp_path_factory) -> dict[str, Path]:
+    """The anchor library (cat.png from skimage's chelsea) and small test uploads."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("images")
+    anchors = root / "anchors"
+    anchors.mkdir()
+    Image.fromarray(data.chelsea()).resize((96, 64)).save(anchors / "cat.png")
+    uploads = root / "uploads"
+    uploads.mkdir()
+    coffee = np.asarray(Image.fromarray(data.coffee()).resize((120, 80)))
+    astronaut = np.asarray(Image.fromarray(data.astronaut()).resize((72, 96)))
+    (uploads / "art.png").write_bytes(png_bytes(coffee))
+    (uploads / "portrait.png").write_bytes(png_bytes(astronaut))
+    (uploads / "notes.txt").write_text("not an image; must reach the page unchanged\n")
+    return {"anchors": anchors, "art": uploads / "art.png", "portrait": uploads / "portrait.png",
+            "notes": uploads / "notes.txt", "uploads": uploads}
+
+
+@dataclass
+class Daemon:
+    url: str
+    port: int
+    token: str
+    home: Path
+    proc: subprocess.Popen
+
+    def api(self, path: str, method: str = "GET") -> tuple[int, bytes]:
+        req = urllib.request.Request(self.url + path, method=method,
+                                     headers={"Authorization": f"Bearer {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as res:
+                return res.status, res.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def jobs(self) -> list[dict]:
+        status, body = self.api("/v1/jobs")
+        assert status == 200, body
+        return json.loads(body)["jobs"]
+
+
+@pytest.fixture(scope="session")
+def daemon(tmp_path_factory, model_dir, images) -> Daemon:
+    """`shade daemon --port 0 --no-tray --no-watch` under a throw-away SHADE_HOME with
+    tiny settings and the token in the documented file store (no keyring on CI)."""
+    home = tmp_path_factory.mktemp("shade-home")
+    (home / "config").mkdir()
+    (home / "config" / "config.toml").write_text(
+        "view_size = 64\n"
+        'quality = "fast"\n'
+        'target = "cat"\n'
+        'token_store = "file"\n'
+        f"anchor_dirs = [{json.dumps(str(images['anchors']))}]\n"
+        f"model_dirs = [{json.dumps(str(model_dir))}]\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "SHADE_HOME": str(home), "SHADE_MODEL_DIR": str(model_dir)}
+    log = open(home / "daemon-stdout.log", "wb")
+    proc = subprocess.Popen([str(VENV_BIN / "shade"), "daemon", "--port", "0", "--no-tray", "--no-watch"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
+    info_file = home / "state" / "daemon.json"
+    deadline = time.monotonic() + 90
+    info = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            info = json.loads(info_file.read_text())
+            break
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    if info is None:
+        proc.kill()
+        log.close()
+        pytest.fail(f"shade daemon did not start:\n{(home / 'daemon-stdout.log').read_text(errors='replace')}")
+    token = (home / "config" / "api-token").read_text().strip()
+    d = Daemon(url=info["url"].rstrip("/"), port=int(info["port"]), token=token, home=home, proc=proc)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(d.url + "/v1/health", timeout=2).read()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield d
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+@dataclass
+class PageServer:
+    origin: str
+    port: int
+    server: ThreadingHTTPServer
+
+
+def _serve(root: Path) -> PageServer:
+    handler = partial(_QuietHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    return PageServer(origin=f"http://127.0.0.1:{port}", port=port, server=server)
+
+
+@pytest.fixture(scope="session")
+def site_root(tmp_path_factory, images) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    shutil.copy(PAGES_DIR / "upload.html", root / "upload.html")
+    shutil.copy(images["art"], root / "art.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def public_site(site_root) -> PageServer:
+    """Served on loopback but declared "public" to chromium; Shade is switched on here."""
+    s = _serve(site_root)
+    yield s
+    s.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def private_site(site_root) -> PageServer:
+    """Another loopback origin (other port) where Shade stays off."""
+    s = _serve(site_root)
+    yield s
+    s.server.shutdown()
+
+
+def _native_host(user_data: Path, home: Path) -> Path:
+    """Register Shade's native host for this profile: a wrapper that runs the
+    package's `shade-native-host` with the test's SHADE_HOME."""
+    wrapper = user_data.parent / "shade-native-host-wrapper"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"export SHADE_HOME={json.dumps(str(home))}\n"
+        f"exec {json.dumps(str(VENV_BIN / 'shade-native-host'))} \"$@\"\n"
+    )
+    wrapper.chmod(0o755)
+    hosts = user_data / "NativeMessagingHosts"
+    hosts.mkdir(parents=True)
+    (hosts / f"{NATIVE_HOST_NAME}.json").write_text(json.dumps({
+        "name": NATIVE_HOST_NAME, "description": "Shade (test)", "path": str(wrapper), "type": "stdio",
+        "allowed_origins": [f"{EXT_ORIGIN}/"],
+    }))
+    return wrapper
+
+
+@dataclass
+class Browser:
+    context: object
+    downloads: Path
+    user_data: Path
+
+    def sw(self):
+        """The extension's service worker (woken through the options page if it slept)."""
+        for w in self.context.service_workers:
+            if w.url.startswith(EXT_ORIGIN):
+                return w
+        page = self.context.new_page()
+        try:
+            with self.context.expect_event("serviceworker", timeout=10000) as ev:
+                page.goto(f"{EXT_ORIGIN}/options/options.html")
+            return ev.value
+        finally:
+            page.close()
+
+    def evaluate(self, script: str, arg=None):
+        return self.sw().evaluate(script, arg)
+
+    def set_storage(self, values: dict) -> None:
+        self.evaluate("async (v) => { await chrome.storage.local.set(v); await shade.syncRegistration(); }", values)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory, daemon, public_site) -> Browser:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
+    base = tmp_path_factory.mktemp("chromium")
+    user_data = base / "profile"
+    user_data.mkdir()
+    _native_host(user_data, daemon.home)
+    downloads = base / "downloads"
+    downloads.mkdir()
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(user_data), executable_path=CHROMIUM, headless=True, accept_downloads=True,
+            downloads_path=str(downloads),
+            args=["--no-sandbox", f"--disable-extensions-except={EXT_DIR}", f"--load-extension={EXT_DIR}",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--no-first-run", f"--ip-address-space-overrides=127.0.0.1:{public_site.port}=public"],
+        )
+        try:
+            b = Browser(context=context, downloads=downloads, user_data=user_data)
+            sw = b.sw()
+            assert sw.url == f"{EXT_ORIGIN}/background.js", sw.url
+            yield b
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def shade_on(browser, daemon, public_site):
+    """Paired with the daemon, uploads shaded on the public test site only."""
+    browser.set_storage({"daemonUrl": daemon.url, "token": daemon.token, "sites": [public_site.origin],
+                         "defaults": {}, "copyToClipboard": False})
+    return browser

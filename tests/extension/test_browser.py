@@ -1,0 +1,278 @@
+"""The extension in Debian's chromium (Playwright) against the real Shade daemon."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from extkit import EXT_ORIGIN, b64, free_port
+
+pytestmark = pytest.mark.browser
+
+NOT_RUNNING = "Shade is not running — start it with `shade daemon`"
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+
+
+def assert_shaded(original: bytes, delivered: bytes) -> None:
+    a, b = pixels(original), pixels(delivered)
+    assert a.shape == b.shape, f"size changed: {a.shape} -> {b.shape}"
+    diff = np.abs(a - b)
+    assert diff.mean() > 0.1, "the page got pixels identical to the original"
+    assert diff.max() <= 64, "the change is far outside a shading budget"
+
+
+def assert_daemon_made(daemon, filename: str, delivered: bytes, before: set[str]) -> dict:
+    """The daemon has a finished job for this upload whose result is exactly what was delivered."""
+    new = [j for j in daemon.jobs() if j["id"] not in before and j["filename"] == filename and j["status"] == "done"]
+    assert new, f"the daemon has no new finished job for {filename}"
+    for job in new:
+        status, body = daemon.api(f"/v1/jobs/{job['id']}/result")
+        if status == 200 and body == delivered:
+            return job
+    raise AssertionError("no daemon job result matches the delivered bytes")
+
+
+def job_ids(daemon) -> set[str]:
+    return {j["id"] for j in daemon.jobs()}
+
+
+def open_page(browser, site):
+    page = browser.context.new_page()
+    page.goto(f"{site.origin}/upload.html")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(200)  # the content script asks the background whether this site is on
+    return page
+
+
+def received(page, count: int, timeout: float = 30000) -> list[dict]:
+    page.wait_for_function("(n) => window.received.length >= n", arg=count, timeout=timeout)
+    return [{**r, "bytes": base64.b64decode(r["b64"])} for r in page.evaluate("window.received")]
+
+
+def spec(path, name=None, mime="image/png") -> dict:
+    return {"name": name or path.name, "type": mime, "b64": b64(path)}
+
+
+def test_context_menu_handler_downloads_a_shaded_file(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    before = job_ids(daemon)
+    out = shade_on.evaluate("""async (origin) => {
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleContextMenuClick(
+            { menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/upload.html", frameId: 0 },
+            tab);
+    }""", public_site.origin)
+    assert out["ok"], out
+    assert out["filename"] == "art-shaded.png"
+    saved = open(out["path"], "rb").read()
+    item = shade_on.evaluate("async (id) => (await chrome.downloads.search({ id }))[0]", out["downloadId"])
+    assert item["state"] == "complete" and item["mime"] in ("image/png", "")
+    assert_shaded(images["art"].read_bytes(), saved)
+    job = assert_daemon_made(daemon, "art.png", saved, before)
+    assert job["id"] == out["jobId"]
+    page.close()
+
+
+def test_context_menu_on_a_data_url_image(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    data_url = "data:image/png;base64," + b64(images["portrait"])
+    out = shade_on.evaluate("""async ([origin, src]) => {
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: src, pageUrl: origin + "/", frameId: 0 }, tab);
+    }""", [public_site.origin, data_url])
+    assert out["ok"], out
+    assert out["filename"] == "image-shaded.png"
+    assert_shaded(images["portrait"].read_bytes(), open(out["path"], "rb").read())
+    page.close()
+
+
+def test_file_input_upload_is_shaded_and_other_files_pass(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    before = job_ids(daemon)
+    page.set_input_files("#file", [str(images["art"]), str(images["notes"])])
+    got = received(page, 2)
+    assert [(r["via"], r["name"]) for r in got] == [("input", "art.png"), ("input", "notes.txt")]
+    assert got[0]["type"] == "image/png"
+    assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
+    assert got[1]["bytes"] == images["notes"].read_bytes()
+    assert_daemon_made(daemon, "art.png", got[0]["bytes"], before)
+    # the input now holds the shaded file, for sites that read it at submit time
+    assert page.evaluate("document.getElementById('file').files[0].size") == len(got[0]["bytes"])
+    page.close()
+
+
+def test_drop_is_shaded(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    before = job_ids(daemon)
+    page.evaluate("(s) => dropFiles(s)", [spec(images["portrait"])])
+    got = received(page, 1)
+    assert got[0]["via"] == "drop" and got[0]["name"] == "portrait.png"
+    assert_shaded(images["portrait"].read_bytes(), got[0]["bytes"])
+    assert_daemon_made(daemon, "portrait.png", got[0]["bytes"], before)
+    page.close()
+
+
+def test_paste_is_shaded(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    before = job_ids(daemon)
+    page.evaluate("(s) => pasteFiles(s)", [spec(images["art"], name="pasted.png")])
+    got = received(page, 1)
+    assert got[0]["via"] == "paste" and got[0]["name"] == "pasted.png"
+    assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
+    assert_daemon_made(daemon, "pasted.png", got[0]["bytes"], before)
+    page.close()
+
+
+def test_input_inside_shadow_root_is_shaded(shade_on, daemon, public_site, images):
+    page = open_page(shade_on, public_site)
+    before = job_ids(daemon)
+    page.locator("shadow-upload input#inner").set_input_files(str(images["portrait"]))
+    got = received(page, 1)
+    assert [(r["via"], r["name"]) for r in got] == [("shadow", "portrait.png")]
+    assert_shaded(images["portrait"].read_bytes(), got[0]["bytes"])
+    assert_daemon_made(daemon, "portrait.png", got[0]["bytes"], before)
+    page.close()
+
+
+def test_site_not_enabled_gets_the_original(shade_on, daemon, private_site, images):
+    page = open_page(shade_on, private_site)
+    before = job_ids(daemon)
+    page.set_input_files("#file", str(images["art"]))
+    page.evaluate("(s) => dropFiles(s)", [spec(images["portrait"])])
+    got = received(page, 2)
+    assert got[0]["bytes"] == images["art"].read_bytes()
+    assert got[1]["bytes"] == images["portrait"].read_bytes()
+    assert page.locator("#shade-overlay").count() == 0
+    assert job_ids(daemon) == before
+    page.close()
+
+
+def test_daemon_down_shows_error_and_withholds_the_original(shade_on, daemon, public_site, images):
+    dead = f"http://127.0.0.1:{free_port()}"
+    shade_on.set_storage({"daemonUrl": dead})
+    page = open_page(shade_on, public_site)
+    page.set_input_files("#file", str(images["art"]))
+    overlay = page.locator("#shade-overlay[data-state=error]")
+    overlay.wait_for(timeout=15000)
+    assert NOT_RUNNING in page.locator("#shade-overlay .message").inner_text()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.received.length") == 0
+    assert page.evaluate("document.getElementById('file').files.length") == 0
+
+    # the user starts Shade and retries: the page then gets the shaded image
+    shade_on.set_storage({"daemonUrl": daemon.url})
+    page.locator("#shade-overlay button[data-action=retry]").click()
+    got = received(page, 1)
+    assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
+
+    # a second failure, this time the user cancels: nothing reaches the page
+    shade_on.set_storage({"daemonUrl": dead})
+    page.evaluate("(s) => dropFiles(s)", [spec(images["portrait"])])
+    page.locator("#shade-overlay[data-state=error]").wait_for(timeout=15000)
+    # the page's own scripts cannot press the buttons for the user
+    page.evaluate("document.querySelector('#shade-overlay[data-state=error]').shadowRoot.querySelector('[data-action=original]').click()")
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.received.length") == 1
+    page.locator("#shade-overlay button[data-action=cancel]").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.received.length") == 1
+    assert page.locator("#shade-overlay").count() == 0
+
+    # and "Send original" is an explicit choice that delivers the untouched file
+    page.evaluate("(s) => pasteFiles(s)", [spec(images["art"], name="orig.png")])
+    page.locator("#shade-overlay[data-state=error]").wait_for(timeout=15000)
+    page.locator("#shade-overlay button[data-action=original]").click()
+    got = received(page, 2)
+    assert got[1]["name"] == "orig.png" and got[1]["bytes"] == images["art"].read_bytes()
+    page.close()
+
+
+def test_context_menu_error_when_daemon_down(shade_on, public_site):
+    dead = f"http://127.0.0.1:{free_port()}"
+    shade_on.set_storage({"daemonUrl": dead})
+    page = open_page(shade_on, public_site)
+    out = shade_on.evaluate("""async (origin) => {
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/", frameId: 0 }, tab);
+    }""", public_site.origin)
+    assert not out["ok"]
+    assert out["error"]["code"] == "not_running"
+    assert NOT_RUNNING in out["error"]["message"]
+    page.close()
+
+
+def test_wrong_token_says_not_paired(shade_on, daemon, public_site, images):
+    shade_on.set_storage({"token": "x" * 43})
+    page = open_page(shade_on, public_site)
+    page.set_input_files("#file", str(images["art"]))
+    overlay = page.locator("#shade-overlay[data-state=error]")
+    overlay.wait_for(timeout=15000)
+    assert "not paired" in page.locator("#shade-overlay .message").inner_text().lower()
+    assert page.evaluate("window.received.length") == 0
+    page.close()
+
+
+def test_native_messaging_pairing(browser, daemon):
+    browser.set_storage({"daemonUrl": "http://127.0.0.1:1", "token": ""})
+    out = browser.evaluate("shade.pairNative()")
+    assert out["ok"], out
+    assert out["daemonUrl"] == daemon.url
+    assert out["origin"] == EXT_ORIGIN
+    stored = browser.evaluate("chrome.storage.local.get(['daemonUrl', 'token'])")
+    assert stored == {"daemonUrl": daemon.url, "token": daemon.token}
+    paired = json.loads((daemon.home / "data" / "paired-origins.json").read_text())
+    assert EXT_ORIGIN in paired["origins"]
+    status = browser.evaluate("shade.statusReport()")
+    assert status["connected"] and status["error"] is None and status["status"] is not None
+
+
+def test_pairing_code_fallback(browser, daemon):
+    browser.set_storage({"daemonUrl": "http://127.0.0.1:1", "token": ""})
+    bad = browser.evaluate("(c) => shade.handleControl({ type: 'pair-code', code: c })", "shade:1:nope")
+    assert not bad["ok"] and "pairing code" in bad["error"]["message"]
+    code = f"shade:{daemon.port}:{daemon.token}"
+    out = browser.evaluate("(c) => shade.handleControl({ type: 'pair-code', code: c })", code)
+    assert out["ok"], out
+    stored = browser.evaluate("chrome.storage.local.get(['daemonUrl', 'token'])")
+    assert stored["token"] == daemon.token and stored["daemonUrl"].endswith(f":{daemon.port}")
+
+
+def test_public_page_cannot_reach_daemon_but_extension_can(shade_on, daemon, public_site, private_site):
+    probe = "async (url) => { try { const r = await fetch(url, { mode: 'no-cors' }); return 'reached:' + r.type; } catch (e) { return 'blocked:' + e.name; } }"
+    public = open_page(shade_on, public_site)
+    assert public.evaluate(probe, daemon.url + "/v1/health").startswith("blocked:")
+    # control: the same request from a loopback page does reach the daemon
+    private = open_page(shade_on, private_site)
+    assert private.evaluate(probe, daemon.url + "/v1/health") == "reached:opaque"
+    # while the extension's background talks to it fine
+    status = shade_on.evaluate("shade.statusReport()")
+    assert status["connected"] and status["error"] is None
+    public.close()
+    private.close()
+
+
+def test_popup_shows_connection_and_toggles_site(shade_on, daemon, public_site):
+    page = shade_on.context.new_page()
+    page.goto(f"{EXT_ORIGIN}/popup/popup.html")
+    page.locator("#state.good").wait_for(timeout=10000)
+    assert "Connected" in page.inner_text("#state")
+    assert "device:" in page.inner_text("#detail")
+    page.select_option("#mode", "cloak")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        d = shade_on.evaluate("chrome.storage.local.get('defaults')")
+        if d.get("defaults", {}).get("mode") == "cloak":
+            break
+        time.sleep(0.1)
+    assert d["defaults"]["mode"] == "cloak"
+    shade_on.set_storage({"defaults": {}})
+    page.close()
