@@ -49,6 +49,8 @@ class CommandStep:
     undo: tuple[tuple[str, ...], ...] = ()
     after_undo: tuple[tuple[str, ...], ...] = field(default=())  # e.g. daemon-reload once files are gone
     prepare: tuple[tuple[str, ...], ...] = field(default=())  # run first; may fail (e.g. unload an old copy)
+    # When nothing of the step's group changed: just make sure it runs (no restart).
+    run_unchanged: tuple[tuple[str, ...], ...] = field(default=())
 
 
 Artifact = FileArtifact | SymlinkArtifact | RegistryArtifact | CommandStep

@@ -79,7 +79,8 @@ def _linux(ctx: InstallContext) -> list[Artifact]:
         FileArtifact(desktop_entry_path(ctx), desktop_entry(ctx).encode(), "XDG autostart entry for the tray", "autostart"),
         CommandStep(
             "start the service now", "autostart",
-            run=(("systemctl", "--user", "daemon-reload"), ("systemctl", "--user", "start", SERVICE_NAME)),
+            run=(("systemctl", "--user", "daemon-reload"), ("systemctl", "--user", "restart", SERVICE_NAME)),
+            run_unchanged=(("systemctl", "--user", "start", SERVICE_NAME),),
             undo=(("systemctl", "--user", "stop", SERVICE_NAME),),
             after_undo=(("systemctl", "--user", "daemon-reload"),),
         ),
@@ -117,6 +118,7 @@ def _macos(ctx: InstallContext) -> list[Artifact]:
             "load the LaunchAgent now", "autostart",
             prepare=(("launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"),),
             run=(("launchctl", "bootstrap", domain, str(path)),),
+            run_unchanged=(("launchctl", "kickstart", f"{domain}/{LAUNCHD_LABEL}"),),
             undo=(("launchctl", "bootout", f"{domain}/{LAUNCHD_LABEL}"),),
         ),
     ]
@@ -176,6 +178,7 @@ def _windows(ctx: InstallContext) -> list[Artifact]:
         CommandStep(
             "register the logon task and start it", "autostart",
             run=(("schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"), ("schtasks", "/Run", "/TN", TASK_NAME)),
+            run_unchanged=(("schtasks", "/Run", "/TN", TASK_NAME),),
             undo=(("schtasks", "/End", "/TN", TASK_NAME), ("schtasks", "/Delete", "/TN", TASK_NAME, "/F")),
         ),
     ]

@@ -47,8 +47,13 @@ def check_autostart(ctx: InstallContext) -> Finding:
         state = ""
         if ctx.run_commands:
             proc = _quiet(["systemctl", "--user", "is-active", SERVICE_NAME])
-            state = f"; service {proc.stdout.strip()}" if proc and proc.stdout.strip() else ""
-        return Finding("ok", "autostart", f"systemd user service {unit.name} and tray entry{state}")
+            state = proc.stdout.strip() if proc and proc.returncode in (0, 3) else ""
+        if state == "failed":
+            return Finding("fail", "autostart", f"the service {SERVICE_NAME} keeps failing",
+                           f"see why with `journalctl --user -u {SERVICE_NAME}`, then "
+                           f"`systemctl --user restart {SERVICE_NAME}`")
+        detail = f"systemd user service {unit.name} and tray entry" + (f"; service {state}" if state else "")
+        return Finding("ok", "autostart", detail)
     if ctx.os == "macos":
         plist = launch_agent_path(ctx)
         if not plist.is_file():

@@ -57,6 +57,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     record_path: Path | None = None
     extension_changed: int = 0
+    groups: dict[str, str] = field(default_factory=dict)  # action target -> artifact group
 
     def add(self, verb: str, what: str, target: Any, detail: str = "") -> None:
         self.actions.append(Action(verb, what, str(target), detail))
@@ -148,6 +149,7 @@ def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: 
         if not unchanged:
             _make_parents(art.path, created_dirs)
             atomic_write(art.path, art.content, art.mode)
+        report.groups[str(art.path)] = art.group
         if art.group == "extension":
             report.extension_changed += 0 if unchanged else 1
         else:
@@ -155,6 +157,7 @@ def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: 
         return {"kind": "file", "path": str(art.path), "sha256": art.sha256, "what": art.what, "group": art.group}
     if isinstance(art, SymlinkArtifact):
         unchanged = art.path.is_symlink() and os.readlink(art.path) == art.target
+        report.groups[str(art.path)] = art.group
         if not unchanged:
             _make_parents(art.path, created_dirs)
             if art.path.is_symlink() or art.path.exists():
@@ -166,6 +169,7 @@ def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: 
         if ctx.registry is None:
             raise InstallError("no registry access on this system")
         unchanged = ctx.registry.get_default(art.key) == art.value
+        report.groups[f"HKCU\\{art.key}"] = art.group
         if not unchanged:
             ctx.registry.set_default(art.key, art.value)
         report.add("unchanged" if unchanged else "wrote", art.what, f"HKCU\\{art.key}")
@@ -236,6 +240,9 @@ def _run(ctx: InstallContext, commands: Iterable[Iterable[str]], what: str, repo
             proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.TimeoutExpired) as exc:
             report.add("failed", what, shown, str(exc))
+            return False
+        if proc.returncode != 0 and "Failed to connect to bus" in proc.stderr:
+            report.add("skipped", what, shown, "no systemd user session now; the service starts at your next login")
             return False
         if proc.returncode != 0 and not quiet_failures:
             message = (proc.stderr or proc.stdout).strip().splitlines()
@@ -324,10 +331,18 @@ def install(ctx: InstallContext, opts: InstallOptions) -> Report:
     record.options = {"autostart": opts.autostart, "browsers": list(opts.browsers), "extension": opts.extension}
     record.save()  # before activation: an interrupted activation is still undoable
 
+    changed_groups = {_group_of(report, a) for a in report.actions if a.verb == "wrote"}
     for step in commands:
-        _run(ctx, step.prepare, step.what, report, quiet_failures=True)
-        _run(ctx, step.run, step.what, report)
+        if step.group in changed_groups:
+            _run(ctx, step.prepare, step.what, report, quiet_failures=True)
+            _run(ctx, step.run, step.what, report)
+        else:
+            _run(ctx, step.run_unchanged, step.what, report)
     return report
+
+
+def _group_of(report: Report, action: Action) -> str:
+    return report.groups.get(action.target, "")
 
 
 def uninstall(ctx: InstallContext, dry_run: bool = False) -> Report:

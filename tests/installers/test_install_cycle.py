@@ -4,6 +4,7 @@ are written and removed; the user's files are never touched."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,59 @@ def test_extension_copy_is_the_loadable_extension(make_ctx):
             assert (copied / script).is_file()
     uninstall(ctx)
     assert not copied.exists()
+
+
+@pytest.fixture
+def fake_tools(tmp_path, monkeypatch):
+    """systemctl / launchctl / schtasks stand-ins that log their arguments."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    log = tmp_path / "tools.log"
+    for tool in ("systemctl", "launchctl", "schtasks"):
+        script = bin_dir / tool
+        script.write_text(f'#!/bin/sh\necho "{tool} $*" >> {log}\n'
+                          'if [ -n "$FAKE_TOOL_FAIL" ]; then echo "$FAKE_TOOL_FAIL" >&2; exit 1; fi\n')
+        script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    log.touch()
+
+    def calls() -> list[str]:
+        lines = log.read_text().splitlines()
+        log.write_text("")
+        return lines
+    return calls
+
+
+@pytest.mark.parametrize("system, first, again, undo", [
+    ("linux", ["systemctl --user daemon-reload", "systemctl --user restart shade.service"],
+     ["systemctl --user start shade.service"],
+     ["systemctl --user stop shade.service", "systemctl --user daemon-reload"]),
+    ("macos", ["launchctl bootout gui/{uid}/org.shade_art.daemon", "launchctl bootstrap gui/{uid} {plist}"],
+     ["launchctl kickstart gui/{uid}/org.shade_art.daemon"],
+     ["launchctl bootout gui/{uid}/org.shade_art.daemon"]),
+    ("windows", ["schtasks /Create /TN Shade /XML {xml} /F", "schtasks /Run /TN Shade"],
+     ["schtasks /Run /TN Shade"],
+     ["schtasks /End /TN Shade", "schtasks /Delete /TN Shade /F"]),
+])
+def test_activation_commands(make_ctx, fake_tools, system, first, again, undo):
+    from daemon.install.autostart import launch_agent_path, task_xml_path
+
+    ctx = make_ctx(system)
+    ctx.run_commands = True
+    fill = {"uid": ctx.uid, "plist": launch_agent_path(ctx), "xml": task_xml_path(ctx)}
+    install(ctx, InstallOptions(extension=False))
+    assert fake_tools() == [c.format(**fill) for c in first]
+    install(ctx, InstallOptions(extension=False))  # nothing changed: no restart
+    assert fake_tools() == [c.format(**fill) for c in again]
+    uninstall(ctx)
+    assert fake_tools() == [c.format(**fill) for c in undo]
+
+
+def test_no_user_session_is_explained(make_ctx, fake_tools, monkeypatch):
+    monkeypatch.setenv("FAKE_TOOL_FAIL", "Failed to connect to bus: No medium found")
+    ctx = make_ctx("linux")
+    ctx.run_commands = True
+    report = install(ctx, InstallOptions(extension=False))
+    assert not report.failed
+    assert any(a.verb == "skipped" and "next login" in a.detail for a in report.actions)
+    assert systemd_unit_path(ctx).is_file()
