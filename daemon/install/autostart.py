@@ -5,6 +5,7 @@ macOS, a logon-triggered scheduled task on Windows."""
 from __future__ import annotations
 
 import plistlib
+import re
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -35,6 +36,17 @@ def desktop_entry_path(ctx: InstallContext) -> Path:
     return ctx.xdg_config_home / "autostart" / DESKTOP_FILE
 
 
+_SYSTEMD_SAFE = re.compile(r"[A-Za-z0-9 /._+@:,=~%-]+")
+
+
+def _systemd_exec(args: list[str]) -> list[str]:
+    """systemd refuses an executable path with quotes, backslashes and the like in it
+    (arguments may hold anything); run such a path through /bin/sh instead."""
+    if _SYSTEMD_SAFE.fullmatch(args[0]):
+        return args
+    return ["/bin/sh", "-c", 'exec "$0" "$@"', *args]
+
+
 def systemd_unit(ctx: InstallContext) -> str:
     lines = [
         "# Written by `shade install`; removed by `shade uninstall`.",
@@ -43,7 +55,7 @@ def systemd_unit(ctx: InstallContext) -> str:
         "",
         "[Service]",
         "Type=simple",
-        f"ExecStart={systemd_command(daemon_args(ctx))}",
+        f"ExecStart={systemd_command(_systemd_exec(daemon_args(ctx)))}",
         "Restart=on-failure",
         "RestartSec=5",
         # The daemon checkpoints or re-queues the running job on SIGTERM.

@@ -233,13 +233,28 @@ def test_paths_with_spaces_survive_every_format(tmp_path, env):
     ctx = InstallContext.for_test("linux", odd, env, python=fake)
     install(ctx, ALL)
     unit = _parse_unit(systemd_unit_path(ctx).read_text())
-    exec_start = unit["Service"]["ExecStart"].replace("%%", "%").replace("$$", "$")
-    assert shlex.split(exec_start)[0] == str(fake)
+    exec_start = shlex.split(unit["Service"]["ExecStart"].replace("%%", "%").replace("$$", "$"))
+    # systemd takes no quote in an executable's path: the odd path goes through /bin/sh.
+    assert exec_start == ["/bin/sh", "-c", 'exec "$0" "$@"', str(fake), "-m", "daemon", "daemon"]
+    subprocess.run(exec_start, check=True, timeout=30)
+    assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "daemon", "daemon"]
     entry = configparser.ConfigParser(interpolation=None)
     entry.read_string(desktop_entry_path(ctx).read_text())
     # Desktop Exec: undo the value escaping, then the quoting.
     exec_value = entry["Desktop Entry"]["Exec"].replace("\\\\", "\\").replace("%%", "%")
     assert shlex.split(exec_value)[0] == str(ctx.bin_dir / "shade-session")
+    analyze, validate = shutil.which("systemd-analyze"), shutil.which("desktop-file-validate")
+    if analyze:  # systemd itself reads the quoting back as the same program
+        runtime = tmp_path / "runtime"
+        runtime.mkdir(mode=0o700)
+        proc = subprocess.run([analyze, "--user", "verify", str(systemd_unit_path(ctx))], capture_output=True,
+                              text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)}, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    if validate:
+        proc = subprocess.run([validate, str(desktop_entry_path(ctx))], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stdout
+    if not (analyze and validate):
+        warnings.warn("systemd-analyze or desktop-file-validate missing: odd paths only parsed, not verified")
     host = json.loads(manifest_path(ctx, BROWSERS["chrome"]).read_text())["path"]
     subprocess.run([host, "chrome-extension://x/"], check=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "daemon.nativehost", "chrome-extension://x/"]
