@@ -142,7 +142,8 @@ def _make_parents(path: Path, created: list[str]) -> None:
         created.append(str(folder))
 
 
-def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: Report) -> dict[str, Any] | None:
+def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], created_keys: list[str],
+           report: Report) -> dict[str, Any]:
     """Write one artifact (not commands); return its record item."""
     if isinstance(art, FileArtifact):
         unchanged = _file_sha(art.path) == art.sha256 and (art.path.stat().st_mode & 0o777) == art.mode
@@ -171,7 +172,8 @@ def _apply(ctx: InstallContext, art: Artifact, created_dirs: list[str], report: 
         unchanged = ctx.registry.get_default(art.key) == art.value
         report.groups[f"HKCU\\{art.key}"] = art.group
         if not unchanged:
-            ctx.registry.set_default(art.key, art.value)
+            new_keys = ctx.registry.set_default(art.key, art.value)
+            created_keys += [k for k in new_keys if k.lower() != art.key.lower()]
         report.add("unchanged" if unchanged else "wrote", art.what, f"HKCU\\{art.key}")
         return {"kind": "registry", "key": art.key, "value": art.value, "what": art.what, "group": art.group}
     raise TypeError(art)
@@ -218,7 +220,7 @@ def _remove(ctx: InstallContext, item: dict[str, Any], report: Report, dry_run: 
             ctx.registry.delete_key(item["key"])
         report.add(verb, item["what"], f"HKCU\\{item['key']}")
         return True
-    if kind in ("dir", "command"):
+    if kind in ("dir", "regkey", "command"):
         return True
     raise InstallError(f"unknown item kind {kind!r} in the install record")
 
@@ -253,6 +255,20 @@ def _run(ctx: InstallContext, commands: Iterable[Iterable[str]], what: str, repo
     return ok
 
 
+def _prune_keys(ctx: InstallContext, keys: list[str], in_use: set[str], dry_run: bool) -> list[str]:
+    """Delete registry keys we created that are now empty; return those left."""
+    left = []
+    for key in sorted(set(keys), key=lambda k: k.count("\\"), reverse=True):
+        used = any(u.lower() == key.lower() or u.lower().startswith(key.lower() + "\\") for u in in_use)
+        if ctx.registry is not None and not used and ctx.registry.is_empty(key):
+            if not dry_run:
+                ctx.registry.delete_key(key)
+            continue
+        if ctx.registry is not None and ctx.registry.exists(key):
+            left.append(key)
+    return sorted(left)
+
+
 def _prune_dirs(dirs: list[str], keep_under: set[Path], dry_run: bool) -> list[str]:
     """Remove folders we created that are now empty and unused; return those left."""
     left = []
@@ -284,7 +300,7 @@ def install(ctx: InstallContext, opts: InstallOptions) -> Report:
 
     planned_ids = {str(a.path) if isinstance(a, (FileArtifact, SymlinkArtifact)) else
                    (a.key.lower() if isinstance(a, RegistryArtifact) else a.what) for a in artifacts}
-    stale = [i for i in record.items if i["kind"] != "dir" and item_id(i) not in planned_ids]
+    stale = [i for i in record.items if i["kind"] not in ("dir", "regkey") and item_id(i) not in planned_ids]
     commands = [a for a in artifacts if isinstance(a, CommandStep)]
 
     if opts.dry_run:
@@ -312,22 +328,36 @@ def install(ctx: InstallContext, opts: InstallOptions) -> Report:
             _run(ctx, item.get("after_undo", []), item["what"] + " (undo)", report, quiet_failures=True)
 
     created_dirs = [i["path"] for i in record.items if i["kind"] == "dir"]
+    created_keys = [i["key"] for i in record.items if i["kind"] == "regkey"]
     items: list[dict[str, Any]] = []
-    for art in artifacts:
-        if isinstance(art, CommandStep):
-            items.append({"kind": "command", "what": art.what, "group": art.group,
-                          "undo": [list(c) for c in art.undo], "after_undo": [list(c) for c in art.after_undo]})
-        else:
-            items.append(_apply(ctx, art, created_dirs, report))
+    try:
+        for art in artifacts:
+            if isinstance(art, CommandStep):
+                items.append({"kind": "command", "what": art.what, "group": art.group,
+                              "undo": [list(c) for c in art.undo], "after_undo": [list(c) for c in art.after_undo]})
+            else:
+                items.append(_apply(ctx, art, created_dirs, created_keys, report))
+    except BaseException:
+        # Interrupted (Ctrl-C, a full disk): record what is on disk now, so uninstall
+        # and the next install still know every file Shade wrote.
+        done = {item_id(i) for i in items}
+        record.items = items + [i for i in record.items if i["kind"] not in ("dir", "regkey") and item_id(i) not in done] \
+            + [{"kind": "dir", "path": d} for d in sorted(set(created_dirs))] \
+            + [{"kind": "regkey", "key": k} for k in sorted(set(created_keys))]
+        record.save()
+        raise
     extension = [a for a in artifacts if isinstance(a, FileArtifact) and a.group == "extension"]
     if extension:
         changed = report.extension_changed
         report.add("wrote" if changed else "unchanged", "browser extension (unpacked)", ctx.installed_extension_dir,
                    f"{changed} of {len(extension)} files written" if changed else f"{len(extension)} files")
 
-    keep = {Path(i["path"]) for i in items + kept_stale if "path" in i} | {record.path}
+    current = items + kept_stale
+    keep = {Path(i["path"]) for i in current if "path" in i} | {record.path}
     left_dirs = _prune_dirs(created_dirs, keep, dry_run=False)
-    record.items = items + kept_stale + [{"kind": "dir", "path": d} for d in left_dirs]
+    left_keys = _prune_keys(ctx, created_keys, {i["key"] for i in current if i["kind"] == "registry"}, dry_run=False)
+    record.items = current + [{"kind": "dir", "path": d} for d in left_dirs] \
+        + [{"kind": "regkey", "key": k} for k in left_keys]
     record.options = {"autostart": opts.autostart, "browsers": list(opts.browsers), "extension": opts.extension}
     record.save()  # before activation: an interrupted activation is still undoable
 
@@ -365,12 +395,14 @@ def uninstall(ctx: InstallContext, dry_run: bool = False) -> Report:
         for item in commands:
             _run(ctx, item.get("after_undo", []), item["what"] + " (undo)", report, quiet_failures=True)
     dirs = [i["path"] for i in record.items if i["kind"] == "dir"]
-    keep = {Path(i["path"]) for i in kept}
+    keys = [i["key"] for i in record.items if i["kind"] == "regkey"]
+    keep = {Path(i["path"]) for i in kept if "path" in i}
     if dry_run:
         return report
+    left_keys = _prune_keys(ctx, keys, {i["key"] for i in kept if i["kind"] == "registry"}, dry_run=False)
     if kept:
         left = _prune_dirs(dirs, keep | {record.path}, dry_run=False)
-        record.items = kept + [{"kind": "dir", "path": d} for d in left]
+        record.items = kept + [{"kind": "dir", "path": d} for d in left] + [{"kind": "regkey", "key": k} for k in left_keys]
         record.save()
         report.notes.append(f"Some things were kept (listed above); {record.path} still lists them.")
     else:

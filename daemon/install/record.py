@@ -64,7 +64,7 @@ class InstallRecord:
 
 def item_id(item: dict[str, Any]) -> str:
     """What identifies an item across installs: its path, registry key or name."""
-    if item["kind"] == "registry":
+    if item["kind"] in ("registry", "regkey"):
         return item["key"].lower()
     if item["kind"] == "command":
         return item["what"]

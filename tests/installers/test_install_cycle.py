@@ -198,3 +198,44 @@ def test_no_user_session_is_explained(make_ctx, fake_tools, monkeypatch):
     assert not report.failed
     assert any(a.verb == "skipped" and "next login" in a.detail for a in report.actions)
     assert systemd_unit_path(ctx).is_file()
+
+
+def test_windows_uninstall_removes_only_the_registry_keys_it_created(make_ctx):
+    from daemon.install.registry import MemoryRegistry
+
+    ctx = make_ctx("windows")
+    # Chrome is installed (its key exists, with a setting); Chromium, Edge, Brave, Firefox are not.
+    ctx.registry = MemoryRegistry(existing_keys=(r"Software\Google\Chrome\PreferenceMACs",))
+    ctx.registry.set_default(r"Software\Google\Chrome\PreferenceMACs", "x")
+    keys_before = set(ctx.registry.keys)
+    install(ctx, InstallOptions(extension=False))
+    assert ctx.registry.exists(r"Software\Chromium\NativeMessagingHosts\org.shade_art.host")
+    uninstall(ctx)
+    assert set(ctx.registry.keys) == keys_before
+    assert ctx.registry.values == {r"software\google\chrome\preferencemacs": "x"}
+
+
+def test_interrupted_install_is_still_recorded(make_ctx, home, monkeypatch, snapshot):
+    """Ctrl-C half way through writing: what was written is recorded, so uninstall
+    removes it and a new install does not call it someone else's file."""
+    import daemon.install.installer as installer
+
+    before = snapshot(home)
+    ctx = make_ctx("linux")
+    real_write, count = installer.atomic_write, {"n": 0}
+
+    def flaky(path, content, mode):
+        count["n"] += 1
+        if count["n"] == 4:
+            raise KeyboardInterrupt
+        real_write(path, content, mode)
+
+    monkeypatch.setattr(installer, "atomic_write", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        install(ctx, InstallOptions(extension=False))
+    monkeypatch.setattr(installer, "atomic_write", real_write)
+    recorded = InstallRecord.load(record_path(ctx), "linux").items
+    assert len([i for i in recorded if i["kind"] in ("file", "symlink")]) == 3 + 1  # 3 files and the wants link
+    install(ctx, InstallOptions(extension=False))  # no "--force" needed
+    uninstall(ctx)
+    assert snapshot(home) == before
