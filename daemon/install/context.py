@@ -57,9 +57,11 @@ class InstallContext:
         )
 
     @classmethod
-    def for_test(cls, system: str, home: Path, env: Mapping[str, str], python: Path | None = None,
-                 extension_src: Path | None = None) -> "InstallContext":
-        """A context for ``system`` rooted at a temporary ``home``; never runs OS tools."""
+    def for_os(cls, system: str, home: Path, env: Mapping[str, str], python: Path | None = None,
+               extension_src: Path | None = None) -> "InstallContext":
+        """The layout of ``system`` rooted at ``home`` (any folder, on any machine), with an
+        in-memory registry for Windows; it never runs OS tools. Tests use it to check
+        every OS's files on one machine."""
         if system not in OS_NAMES:
             raise ValueError(f"unknown OS {system!r}; use one of {', '.join(OS_NAMES)}")
         paths = Paths.resolve(env)

@@ -37,7 +37,7 @@ def env(home: Path) -> dict[str, str]:
 @pytest.fixture
 def make_ctx(home: Path, env: dict[str, str]):
     def make(system: str, **kw) -> InstallContext:
-        return InstallContext.for_test(system, home, env, extension_src=kw.pop("extension_src", None), **kw)
+        return InstallContext.for_os(system, home, env, extension_src=kw.pop("extension_src", None), **kw)
     return make
 
 

@@ -45,7 +45,7 @@ def test_chromium_pairs_through_the_installed_host(home, env):
     config = Paths.resolve(env).config_file
     config.parent.mkdir(parents=True)
     config.write_text('token_store = "file"\nport = 47998\n')  # no keyring on CI; the documented fallback
-    ctx = InstallContext.for_test("linux", home, env, extension_src=REPO / "extension")
+    ctx = InstallContext.for_os("linux", home, env, extension_src=REPO / "extension")
     install(ctx, InstallOptions(autostart=False))
     # Chromium's default per-user profile folder, where the installer put the manifest's folder.
     user_data = home / ".config" / "chromium"

@@ -45,7 +45,7 @@ def test_healthy_parts_are_ok(run_shade, env, home):
     if not (SHARED_MODELS / "taef2").exists():
         pytest.skip(f"the shared model weights are absent ({SHARED_MODELS})")
     env = {**env, "SHADE_MODEL_DIR": str(SHARED_MODELS), "SHADE_TOKEN_STORE": "file"}
-    ctx = InstallContext.for_test("linux", home, env)
+    ctx = InstallContext.for_os("linux", home, env)
     install(ctx, InstallOptions(extension=False))
     code, found = findings(run_shade, env)
     assert found["models"]["status"] == "ok" and "taef2" in found["models"]["detail"]
@@ -64,7 +64,7 @@ def test_missing_autostart_and_registration_are_reported(run_shade, env):
 
 
 def test_broken_registration_is_a_failure(run_shade, env, home):
-    ctx = InstallContext.for_test("linux", home, env)
+    ctx = InstallContext.for_os("linux", home, env)
     install(ctx, InstallOptions(extension=False, autostart=False))
     (ctx.bin_dir / "shade-native-host").unlink()
     _, found = findings(run_shade, env)

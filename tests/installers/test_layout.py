@@ -230,7 +230,7 @@ def test_paths_with_spaces_survive_every_format(tmp_path, env):
     fake.parent.mkdir()
     fake.write_text("#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$(dirname \"$0\")/args.txt\"\n")
     fake.chmod(0o755)
-    ctx = InstallContext.for_test("linux", odd, env, python=fake)
+    ctx = InstallContext.for_os("linux", odd, env, python=fake)
     install(ctx, ALL)
     unit = _parse_unit(systemd_unit_path(ctx).read_text())
     exec_start = shlex.split(unit["Service"]["ExecStart"].replace("%%", "%").replace("$$", "$"))

@@ -140,7 +140,7 @@ def test_installed_launcher_runs_the_host_like_a_browser_would(home, host_env):
     config = Paths.resolve(host_env).config_file
     config.parent.mkdir(parents=True)
     config.write_text('token_store = "file"\n')
-    ctx = InstallContext.for_test("linux", home, host_env)
+    ctx = InstallContext.for_os("linux", home, host_env)
     install(ctx, InstallOptions(autostart=False, extension=False))
     for key in ("chrome", "firefox"):
         manifest = json.loads(manifest_path(ctx, BROWSERS[key]).read_text())
