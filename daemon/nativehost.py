@@ -19,12 +19,14 @@ import json
 import struct
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, BinaryIO, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 from urllib.parse import urlsplit
 
 from . import __version__
 from .extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID
+
+if TYPE_CHECKING:
+    from .config import Paths
 
 # Chrome refuses host->browser messages over 1 MiB; we never need more than a
 # few hundred bytes either way, so anything big is a broken or hostile caller.
@@ -104,16 +106,17 @@ def is_shade_extension(caller: Caller, extra_origins: Sequence[str] = ()) -> boo
     return False
 
 
-def daemon_url(state_dir: Path, port: int) -> tuple[str, bool]:
+def daemon_url(paths: "Paths", port: int) -> tuple[str, bool]:
     """The daemon's URL from ``daemon.json`` (written while it runs), else the
-    configured port. The flag says whether daemon.json was found."""
-    try:
-        info = json.loads((state_dir / "daemon.json").read_text(encoding="utf-8"))
-        url = str(info["url"]).rstrip("/")
-        if urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1") and urlsplit(url).port:
+    configured port. The flag says whether a running daemon was recorded."""
+    from .runinfo import read_info
+
+    info = read_info(paths)
+    if info is not None:
+        url = info.url.rstrip("/")
+        parts = urlsplit(url)
+        if parts.hostname in ("127.0.0.1", "localhost", "::1") and parts.port:
             return url, True
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
     return f"http://127.0.0.1:{port}", False
 
 
@@ -124,7 +127,7 @@ def pairing_reply() -> dict[str, Any]:
 
     paths = Paths.resolve()
     settings = load_settings(paths=paths)
-    url, running = daemon_url(paths.state_dir, settings.port)
+    url, running = daemon_url(paths, settings.port)
     token = load_token(settings, paths, create=True)
     port = urlsplit(url).port
     return {

@@ -76,7 +76,9 @@ class WinregWriter:
     """The real per-user registry (Windows only)."""
 
     def __init__(self) -> None:
-        import winreg  # noqa: F401  (fails early off Windows)
+        import importlib
+
+        importlib.import_module("winreg")  # fails early, and clearly, off Windows
 
     def get_default(self, key: str) -> str | None:
         import winreg

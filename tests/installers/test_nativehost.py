@@ -4,7 +4,6 @@ browser runs it: Chrome's framing both ways; the token only for the Shade extens
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import sys
