@@ -67,9 +67,11 @@ def images(tmp_path_factory) -> dict[str, Path]:
     astronaut = np.asarray(Image.fromarray(data.astronaut()).resize((72, 96)))
     (uploads / "art.png").write_bytes(png_bytes(coffee))
     (uploads / "portrait.png").write_bytes(png_bytes(astronaut))
+    big = np.asarray(Image.fromarray(data.rocket()).resize((200, 100)))
+    (uploads / "big.png").write_bytes(png_bytes(big))  # over the test config's max_pixels
     (uploads / "notes.txt").write_text("not an image; must reach the page unchanged\n")
     return {"anchors": anchors, "art": uploads / "art.png", "portrait": uploads / "portrait.png",
-            "notes": uploads / "notes.txt", "uploads": uploads}
+            "notes": uploads / "notes.txt", "big": uploads / "big.png", "uploads": uploads}
 
 
 @dataclass
@@ -106,6 +108,7 @@ def daemon(tmp_path_factory, model_dir, images) -> Daemon:
         'quality = "fast"\n'
         'target = "cat"\n'
         'token_store = "file"\n'
+        "max_pixels = 15000\n"
         f"anchor_dirs = [{json.dumps(str(images['anchors']))}]\n"
         f"model_dirs = [{json.dumps(str(model_dir))}]\n",
         encoding="utf-8",

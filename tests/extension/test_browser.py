@@ -276,3 +276,62 @@ def test_popup_shows_connection_and_toggles_site(shade_on, daemon, public_site):
     assert d["defaults"]["mode"] == "cloak"
     shade_on.set_storage({"defaults": {}})
     page.close()
+
+
+def test_image_too_large_is_reported(shade_on, public_site, images):
+    page = open_page(shade_on, public_site)
+    page.set_input_files("#file", str(images["big"]))
+    page.locator("#shade-overlay[data-state=error]").wait_for(timeout=15000)
+    text = page.locator("#shade-overlay .message").inner_text()
+    assert text.startswith("Image too large:") and "max_pixels" in text
+    assert page.evaluate("window.received.length") == 0
+    page.close()
+
+
+def test_options_page_enables_a_site(shade_on, daemon, private_site, images):
+    options = shade_on.context.new_page()
+    options.goto(f"{EXT_ORIGIN}/options/options.html")
+    options.fill("#custom-site", private_site.origin)
+    options.click("#add-site")
+    options.locator("#sites-message.good").wait_for(timeout=10000)
+    assert private_site.origin in options.inner_text("#enabled-sites")
+    sites = shade_on.evaluate("chrome.storage.local.get('sites')")["sites"]
+    assert private_site.origin in sites
+
+    page = open_page(shade_on, private_site)
+    page.set_input_files("#file", str(images["portrait"]))
+    got = received(page, 1)
+    assert_shaded(images["portrait"].read_bytes(), got[0]["bytes"])
+
+    # switching it off again: uploads pass untouched
+    options.locator("#enabled-sites li", has_text=private_site.origin).locator("button").click()
+    options.wait_for_function("(o) => !document.querySelector('#enabled-sites').innerText.includes(o)",
+                              arg=private_site.origin)
+    page.reload()
+    page.wait_for_timeout(200)
+    page.set_input_files("#file", str(images["portrait"]))
+    got = received(page, 1)
+    assert got[0]["bytes"] == images["portrait"].read_bytes()
+    page.close()
+    options.close()
+
+
+def test_context_menu_copies_to_clipboard_when_asked(shade_on, public_site, images):
+    shade_on.set_storage({"copyToClipboard": True})
+    shade_on.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=public_site.origin)
+    page = open_page(shade_on, public_site)
+    page.bring_to_front()
+    out = shade_on.evaluate("""async (origin) => {
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/", frameId: 0 }, tab);
+    }""", public_site.origin)
+    assert out["ok"] and out["clipboard"] == "copied", out
+    clip = page.evaluate("""async () => {
+        const [item] = await navigator.clipboard.read();
+        const blob = await item.getType("image/png");
+        const bytes = new Uint8Array(await blob.arrayBuffer());
+        let bin = ""; for (const b of bytes) bin += String.fromCharCode(b);
+        return btoa(bin);
+    }""")
+    assert_shaded(images["art"].read_bytes(), base64.b64decode(clip))
+    page.close()
