@@ -10,6 +10,7 @@ import shutil
 import time
 from pathlib import Path, PurePath
 from typing import Any, Optional
+from urllib.parse import unquote
 
 from .. import __version__
 from ..config import Paths, Settings
@@ -29,7 +30,8 @@ CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 def safe_filename(name: Optional[str], fallback: str = "image") -> str:
     """A bare file name (no folders, no control characters), at most 200 characters."""
-    base = PurePath((name or "").replace("\\", "/")).name
+    name = unquote(name or "")   # clients percent-encode quotes, newlines (HTML spec) or everything (aiohttp)
+    base = PurePath(name.replace("\\", "/")).name
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '/\\:*?"<>|').strip(" .")
     return (base or fallback)[:200]
 

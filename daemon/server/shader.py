@@ -11,43 +11,39 @@ from typing import Any, Callable, Optional
 from ..config import Settings
 
 OPTION_FIELDS = ("mode", "target", "intensity", "quality")
-ANCHOR_EXTS = (".png", ".jpg", ".jpeg", ".webp")
-_TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+_TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
 
 
 def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
     """Concept names that have an anchor image in the anchor folders."""
-    names = set()
-    for d in anchor_dirs:
-        try:
-            for p in Path(d).iterdir():
-                if p.suffix.lower() in ANCHOR_EXTS and p.is_file():
-                    names.add(p.stem)
-        except OSError:
-            continue
-    return sorted(names)
+    from shading.targets import library_concepts
+
+    return library_concepts(anchor_dirs)
 
 
-def find_anchor(target: str, anchor_dirs: tuple[Path, ...]) -> Optional[Path]:
-    for d in anchor_dirs:
-        for ext in ANCHOR_EXTS:
-            for name in (target, target.lower()):
-                p = Path(d) / f"{name}{ext}"
-                if p.is_file():
-                    return p
-    return None
+def _can_generate_anchors(model_dirs: tuple[Path, ...]) -> bool:
+    """The core renders a missing anchor when the user installed a text-to-image pipeline."""
+    from shading import targets
+
+    finder = getattr(targets, "_text_to_image_folder", None)
+    return bool(finder and finder(model_dirs))
 
 
-def check_target(target: str, anchor_dirs: tuple[Path, ...]) -> None:
-    """Raise the core's errors for a target name that is malformed or has no anchor image."""
-    from shading import AnchorNotFound, OptionsError
+def check_target(target: str, settings: Settings) -> None:
+    """Raise the core's errors for a target name that is malformed or has no anchor image,
+    so the caller hears it at once rather than from a failed job."""
+    from shading import OptionsError
+    from shading.targets import find_anchor, normalize_concept
 
     if not _TARGET_RE.match(target):
-        raise OptionsError(f"target {target!r} is not a concept name (letters, digits, space, _ . -; at most 64)")
-    if find_anchor(target, anchor_dirs) is None:
-        known = ", ".join(known_targets(anchor_dirs)) or "none yet"
-        dirs = ", ".join(str(d) for d in anchor_dirs) or "(no anchor folders configured)"
-        raise AnchorNotFound(f"no anchor image for target {target!r}: put {target}.png in one of {dirs}, "
+        raise OptionsError(f"target {target!r} is not a concept name (letters, digits, space, _ or -; at most 64)")
+    concept = normalize_concept(target)
+    if find_anchor(concept, settings.anchor_dirs) is None and not _can_generate_anchors(settings.model_dirs):
+        from shading import AnchorNotFound
+
+        known = ", ".join(known_targets(settings.anchor_dirs)) or "none yet"
+        dirs = ", ".join(str(d) for d in settings.anchor_dirs) or "(no anchor folders configured)"
+        raise AnchorNotFound(f"no anchor image for target {concept!r}: put {concept}.png in one of {dirs}, "
                              f"upload an anchor image, or pick a known target ({known})")
 
 
@@ -67,7 +63,7 @@ def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool,
                            view_size=settings.view_size)
     probe.validate()
     if opts["mode"] in ("poison", "both") and not has_anchor:
-        check_target(opts["target"], settings.anchor_dirs)
+        check_target(opts["target"], settings)
     if opts["mode"] == "cloak" and has_anchor:
         raise OptionsError("an anchor image is only used by modes poison and both; drop it or change the mode")
     return opts

@@ -1,0 +1,214 @@
+"""Jobs through the real app and the real shading core: results, SSE progress, cancel,
+pause/resume, 50 concurrent uploads with a responsive loop, retention."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import statistics
+import time
+
+import aiohttp
+import pytest
+from PIL import Image
+
+from conftest import needs_weights
+from daemon.server.routes import SERVICE
+from daemon_testlib import auth, image_bytes, upload, wait_job
+
+pytestmark = [pytest.mark.timeout(240), needs_weights]
+
+
+async def read_sse(resp) -> list[tuple[str, dict]]:
+    events, event, data = [], None, []
+    async for raw in resp.content:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                events.append((event or "message", json.loads("\n".join(data))))
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            event = value
+        elif name == "data":
+            data.append(value)
+    return events
+
+
+async def test_job_result_and_measurements(make_client):
+    client, token, _ = await make_client()
+    src = image_bytes((100, 76))
+    r = await upload(client, token, src, filename="My Art (final).png", target="cat", intensity="low")
+    assert r.status == 202
+    body = await r.json()
+    assert body["status"] == "queued" and r.headers["Location"] == f"/v1/jobs/{body['id']}"
+    job = await wait_job(client, token, body["id"])
+    assert job["status"] == "done", job
+    assert job["progress"] == 1.0 and job["error"] is None
+    assert job["options"] == {"mode": "poison", "target": "cat", "intensity": "low", "quality": "fast"}
+    m = job["measurements"]
+    assert m["width"] == 100 and m["height"] == 76 and "psnr" in m
+    res = await client.get(job["result_url"], headers=auth(token))
+    assert res.status == 200
+    assert res.headers["Content-Type"] == "image/png"
+    assert res.headers["Content-Disposition"].startswith('attachment; filename="My Art (final).png"')
+    out = Image.open(io.BytesIO(await res.read()))
+    assert out.format == "PNG" and out.size == (100, 76)
+    assert out.tobytes() != Image.open(io.BytesIO(src)).convert(out.mode).tobytes()   # it was shaded
+    # The result is read-only: GET again gives the same bytes; the job list shows it.
+    jobs = (await (await client.get("/v1/jobs", headers=auth(token))).json())["jobs"]
+    assert [j["id"] for j in jobs] == [body["id"]]
+
+
+async def test_uploaded_anchor_and_jpeg(make_client, anchor_dir):
+    client, token, _ = await make_client()
+    form = aiohttp.FormData()
+    form.add_field("image", image_bytes(fmt="JPEG"), filename="photo.jpeg", content_type="image/jpeg")
+    form.add_field("anchor", (anchor_dir / "coffee.png").read_bytes(), filename="a.png")
+    form.add_field("mode", "poison")
+    r = await client.post("/v1/jobs", data=form, headers=auth(token))
+    assert r.status == 202, await r.text()
+    job = await wait_job(client, token, (await r.json())["id"])
+    assert job["status"] == "done", job
+    res = await client.get(job["result_url"], headers=auth(token))
+    assert res.headers["Content-Type"] == "image/jpeg"
+    assert 'filename="photo.jpeg"' in res.headers["Content-Disposition"]
+
+
+async def test_sse_progress_then_final_state(make_client):
+    client, token, _ = await make_client(steps=6)
+    assert (await client.post("/v1/pause", headers=auth(token))).status == 200
+    job_id = (await (await upload(client, token, image_bytes())).json())["id"]
+    resp = await client.get(f"/v1/jobs/{job_id}/events", headers=auth(token))
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    reader = asyncio.create_task(read_sse(resp))
+    await asyncio.sleep(0.2)
+    assert (await client.post("/v1/resume", headers=auth(token))).status == 200
+    events = await asyncio.wait_for(reader, 60)
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "state" and events[0][1]["status"] == "queued"
+    assert events[-1][0] == "state" and events[-1][1]["status"] == "done"
+    assert events[-1][1]["result_url"] == f"/v1/jobs/{job_id}/result"
+    progress = [d for e, d in events if e == "progress"]
+    assert len(progress) >= 3
+    steps = [(d["stage"], d["step"]) for d in progress if d["stage"] == "optimize"]
+    assert [s for _, s in steps] == sorted(s for _, s in steps) and steps, progress
+    assert all(0 <= d["progress"] <= 1 for d in progress)
+    assert "running" in [d["status"] for e, d in events if e == "state"]
+    # A finished job's stream gives its final state at once and ends.
+    resp = await client.get(f"/v1/jobs/{job_id}/events", headers=auth(token))
+    again = await asyncio.wait_for(read_sse(resp), 10)
+    assert [(e, d["status"]) for e, d in again] == [("state", "done")]
+
+
+async def test_cancel_queued_and_running(make_client):
+    client, token, app = await make_client(steps=4000)
+    await client.post("/v1/pause", headers=auth(token))
+    queued = (await (await upload(client, token, image_bytes())).json())["id"]
+    job = await (await client.get(f"/v1/jobs/{queued}", headers=auth(token))).json()
+    assert job["status"] == "queued" and job["queue_position"] == 1
+    r = await client.delete(f"/v1/jobs/{queued}", headers=auth(token))
+    assert r.status == 200 and (await r.json())["status"] == "cancelled"
+    r = await client.get(f"/v1/jobs/{queued}/result", headers=auth(token))
+    assert r.status == 409 and (await r.json())["error"]["code"] == "job_not_done"
+    # Running: a long job, cancelled mid-way, stops at its next step.
+    running = (await (await upload(client, token, image_bytes())).json())["id"]
+    await client.post("/v1/resume", headers=auth(token))
+    await wait_job(client, token, running, until=lambda j: j["status"] == "running" and j["step"] >= 1)
+    t0 = time.monotonic()
+    r = await client.delete(f"/v1/jobs/{running}", headers=auth(token))
+    assert r.status == 200, await r.text()
+    job = await r.json()
+    assert job["status"] == "cancelled" and job["error"]["code"] == "cancelled"
+    assert time.monotonic() - t0 < 5
+    # Cancelling again is harmless; an unknown job is a 404.
+    assert (await client.delete(f"/v1/jobs/{running}", headers=auth(token))).status == 200
+    r = await client.delete("/v1/jobs/0123456789abcdef", headers=auth(token))
+    assert r.status == 404 and (await r.json())["error"]["code"] == "job_not_found"
+    assert app[SERVICE].worker.current() is None
+
+
+async def test_pause_holds_running_job(make_client):
+    client, token, _ = await make_client(steps=4000)
+    job_id = (await (await upload(client, token, image_bytes())).json())["id"]
+    await wait_job(client, token, job_id, until=lambda j: j["status"] == "running" and j["step"] >= 2)
+    assert (await (await client.post("/v1/pause", headers=auth(token))).json())["paused"] is True
+    await asyncio.sleep(0.3)
+    first = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
+    await asyncio.sleep(1.0)
+    later = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
+    assert later["status"] == "running" and later["step"] == first["step"]      # held, not lost
+    status = await (await client.get("/v1/status", headers=auth(token))).json()
+    assert status["paused"] is True and status["current_job"]["id"] == job_id
+    await client.post("/v1/resume", headers=auth(token))
+    await wait_job(client, token, job_id, until=lambda j: j["step"] > later["step"])
+    r = await client.delete(f"/v1/jobs/{job_id}", headers=auth(token))
+    assert (await r.json())["status"] == "cancelled"
+
+
+async def test_status(make_client):
+    client, token, app = await make_client()
+    deadline = time.monotonic() + 60
+    while True:
+        status = await (await client.get("/v1/status", headers=auth(token))).json()
+        if status["models"]["state"] != "loading" or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert status["models"]["state"] == "ready", status
+    assert status["device"] == "cpu" and status["models"]["encoders"] == ["taef2"]
+    assert status["queue_length"] == 0 and status["current_job"] is None and status["paused"] is False
+    assert {"cat", "coffee"} <= set(status["targets"])
+    assert status["watched_folders"] == []
+    assert status["defaults"]["quality"] == "fast"
+    health = await (await client.get("/v1/health")).json()
+    assert set(health) == {"ok", "version"}
+
+
+async def test_fifty_concurrent_uploads_and_responsive_loop(make_client):
+    client, token, _ = await make_client(steps=2)
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def probe():
+        while not done.is_set():
+            t0 = time.perf_counter()
+            r = await client.get("/v1/health")
+            assert r.status == 200
+            latencies.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.05)
+
+    prober = asyncio.create_task(probe())
+    sizes = [(64 + i % 7 * 8, 48 + i % 5 * 8) for i in range(50)]
+    responses = await asyncio.gather(*(upload(client, token, image_bytes(s), filename=f"img{i}.png")
+                                       for i, s in enumerate(sizes)))
+    assert [r.status for r in responses] == [202] * 50
+    ids = [(await r.json())["id"] for r in responses]
+    assert len(set(ids)) == 50
+    jobs = [await wait_job(client, token, i, timeout=180) for i in ids]
+    done.set()
+    await prober
+    assert [j["status"] for j in jobs] == ["done"] * 50
+    for job, size in zip(jobs, sizes):
+        r = await client.get(job["result_url"], headers=auth(token))
+        assert Image.open(io.BytesIO(await r.read())).size == size
+    assert len(latencies) > 10
+    assert statistics.median(latencies) < 0.25 and max(latencies) < 2.0, latencies
+
+
+async def test_results_are_pruned_after_retention(make_client):
+    client, token, app = await make_client(result_retention_hours=0.0003)   # about 1 s
+    job_id = (await (await upload(client, token, image_bytes())).json())["id"]
+    job = await wait_job(client, token, job_id)
+    assert job["status"] == "done"
+    job_dir = app[SERVICE].store.job_dir(job_id)
+    assert job_dir.is_dir()
+    deadline = time.monotonic() + 10
+    while (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).status != 404:
+        assert time.monotonic() < deadline, "not pruned"
+        await asyncio.sleep(0.2)
+    assert not job_dir.exists()
