@@ -75,8 +75,9 @@ def check_models(settings: Settings) -> Finding:
     missing = [name for name in wanted if not (name in known and known[name].installed) and not Path(name).exists()]
     present = [f"{n} ({known[n].location})" for n in wanted if n in known and known[n].installed]
     if missing:
-        where = ", ".join(str(d) for d in settings.model_dirs) or "no model folder set"
-        return Finding("fail", "models", f"missing: {', '.join(missing)} (looked in {where})"
+        where = ", ".join(str(d) for d in settings.model_dirs)
+        return Finding("fail", "models", f"missing: {', '.join(missing)} "
+                       + (f"(looked in {where})" if where else "(no model folder is set)")
                        + (f"; present: {', '.join(present)}" if present else ""),
                        f"run `shade models pull {' '.join(missing)}`, or point SHADE_MODEL_DIR (or model_dirs in "
                        "the config) at a folder that holds them")
@@ -194,9 +195,25 @@ def run_checks(env: Mapping[str, str] | None = None) -> list[Finding]:
 _MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
 
 
+def _merge_browsers(findings: list[Finding]) -> list[Finding]:
+    """One line for the browsers when they are all in the same state and need no fix."""
+    browsers = [f for f in findings if f.title.startswith("browser ")]
+    states = {f.status for f in browsers}
+    if not browsers or len(states) != 1 or states == {"fail"}:
+        return findings
+    names = ", ".join(f.title.split(" ", 1)[1] for f in browsers)
+    status = states.pop()
+    merged = Finding(status, "browsers", f"native host registered for {names}" if status == "ok"
+                     else f"native host not registered for {names} (pairing by code still works)",
+                     browsers[0].fix)
+    at = findings.index(browsers[0])
+    rest = [f for f in findings if f not in browsers]
+    return rest[:at] + [merged] + rest[at:]
+
+
 def render(findings: list[Finding]) -> str:
     lines = [f"Shade doctor (shade {__version__}, Python {sys.version.split()[0]}, {sys.platform})"]
-    for f in findings:
+    for f in _merge_browsers(findings):
         lines.append(f"  {_MARK[f.status]:<4}  {f.title:<16} {f.detail}")
         if f.fix and f.status != "ok":
             lines.append(f"  {'':<4}  {'':<16} fix: {f.fix}")
