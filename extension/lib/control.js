@@ -52,7 +52,7 @@ export async function pairNative() {
     reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "pair" });
   } catch (e) {
     throw new ShadeError("native_host_missing",
-      `Shade's browser helper did not answer (${e && e.message || e}). Install Shade with its installer, ` +
+      `Shade's browser helper did not answer (${e && e.message || e}). Run \`shade install\` to register it, ` +
       "or paste the pairing code from the tray menu or `shade token --pairing-code`.");
   }
   let parsed;
