@@ -66,7 +66,11 @@ def test_missing_autostart_and_registration_are_reported(run_shade, env):
 def test_broken_registration_is_a_failure(run_shade, env, home):
     ctx = InstallContext.for_os("linux", home, env)
     install(ctx, InstallOptions(extension=False, autostart=False))
+    screen = run_shade(["doctor"], env).stdout
+    assert "ok    browsers" in screen and "chrome, chromium, edge, brave, firefox" in screen  # one line when all agree
     (ctx.bin_dir / "shade-native-host").unlink()
+    screen = run_shade(["doctor"], env).stdout
+    assert screen.count("FAIL  browser ") == 5 and "fix: run `shade install --force`" in screen
     _, found = findings(run_shade, env)
     assert found["browser firefox"]["status"] == "fail" and "missing" in found["browser firefox"]["detail"]
     assert "--force" in found["browser firefox"]["fix"]
