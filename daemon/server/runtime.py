@@ -10,7 +10,7 @@ import logging.handlers
 import os
 import signal
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from aiohttp import web
 from filelock import FileLock, Timeout
@@ -23,6 +23,9 @@ from .app import GUARD, create_app
 from .folder import FolderLayout
 from .routes import SERVICE
 from .security import TokenGuard
+
+if TYPE_CHECKING:
+    from .tray import TrayActions
 
 log = logging.getLogger("shade.daemon")
 HOST = "127.0.0.1"
@@ -124,20 +127,26 @@ def _install_signal_handlers(loop: asyncio.AbstractEventLoop, stop: asyncio.Even
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
 
 
-def _start_tray(settings: Settings, app: web.Application, port: int, loop: asyncio.AbstractEventLoop,
-                stop: asyncio.Event):
-    from .tray import TrayActions, start_tray
+def tray_actions(settings: Settings, app: web.Application, port: int, quit) -> "TrayActions":
+    """What the tray's menu does, wired to this app's service."""
+    from .tray import TrayActions
 
     service = app[SERVICE]
     guard: TokenGuard = app[GUARD]
     layout = FolderLayout.beside(settings.watch_folder)
-    actions = TrayActions(
+    return TrayActions(
         get_status=service.status,
         pause=service.worker.pause,
         resume=service.worker.resume,
         pairing_code=lambda: pairing_code(port, guard.token),
-        quit=lambda: loop.call_soon_threadsafe(stop.set),
+        quit=quit,
         to_post=layout.to_post,
         ready=layout.ready,
     )
-    return start_tray(actions)
+
+
+def _start_tray(settings: Settings, app: web.Application, port: int, loop: asyncio.AbstractEventLoop,
+                stop: asyncio.Event):
+    from .tray import start_tray
+
+    return start_tray(tray_actions(settings, app, port, lambda: loop.call_soon_threadsafe(stop.set)))
