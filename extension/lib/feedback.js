@@ -27,12 +27,16 @@ export function progress(key, fraction) {
   render();
 }
 
-/** End an activity: ok → "✓" for a few seconds, otherwise "!" in red. */
+/** End an activity: ok → "✓" for a few seconds, false → "!" in red, null (cancelled) → nothing. */
 export function finish(key, ok) {
   active.delete(key);
-  flash = ok ? { text: "✓", color: "#2e7d32" } : { text: "!", color: "#c62828" };
   clearTimeout(flashTimer);
-  flashTimer = setTimeout(() => { flash = null; render(); }, ok ? 4000 : 15000);
+  if (ok === null) {
+    flash = null;
+  } else {
+    flash = ok ? { text: "✓", color: "#2e7d32" } : { text: "!", color: "#c62828" };
+    flashTimer = setTimeout(() => { flash = null; render(); }, ok ? 4000 : 15000);
+  }
   render();
 }
 

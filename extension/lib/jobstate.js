@@ -9,6 +9,7 @@ export const TERMINAL_STATES = new Set(["done", "failed", "cancelled"]);
 export function progressFraction(rec) {
   if (!rec || typeof rec !== "object") return null;
   if (rec.status === "done") return 1;
+  if (rec.status === "queued") return null; // waiting: no progress to show yet
   const p = rec.progress;
   if (typeof p === "number" && Number.isFinite(p)) return clamp(p > 1 ? p / 100 : p);
   const src = p && typeof p === "object" ? p : rec;

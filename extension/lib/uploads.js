@@ -46,7 +46,7 @@ export function handleUploadPort(port) {
   };
 
   port.onDisconnect.addListener(() => {
-    if (!finished) { controller.abort(); feedback.finish(key, false); }
+    if (!finished) { controller.abort(); feedback.finish(key, null); }
   });
 
   port.onMessage.addListener(async (msg) => {
@@ -83,7 +83,8 @@ export function handleUploadPort(port) {
       post({ type: "done" });
     } catch (e) {
       finished = true;
-      fail(e);
+      if (controller.signal.aborted) feedback.finish(key, null); // the page cancelled
+      else fail(e);
     }
   });
 }

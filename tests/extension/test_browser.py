@@ -335,3 +335,49 @@ def test_context_menu_copies_to_clipboard_when_asked(shade_on, public_site, imag
     }""")
     assert_shaded(images["art"].read_bytes(), base64.b64decode(clip))
     page.close()
+
+
+def test_switching_a_site_on_works_in_an_open_tab(shade_on, daemon, private_site, images):
+    """What the popup's switch does: enable the site, then inject into the open tab (no reload)."""
+    shade_on.set_storage({"sites": []})
+    page = open_page(shade_on, private_site)
+    out = shade_on.evaluate("""async (origin) => {
+        await chrome.storage.local.set({ sites: [origin] });
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleControl({ type: "sites-changed", tabId: tab.id, inject: true });
+    }""", private_site.origin)
+    assert out == {"ok": True, "patterns": ["http://127.0.0.1/*"]}
+    page.wait_for_timeout(200)
+    page.set_input_files("#file", str(images["art"]))
+    got = received(page, 1)
+    assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
+    page.close()
+
+
+def test_cancel_during_shading_sends_nothing_and_cancels_the_job(shade_on, daemon, public_site, images):
+    assert daemon.api("/v1/pause", "POST")[0] == 200  # the job waits in the queue, so Cancel is pressed mid-way
+    try:
+        page = open_page(shade_on, public_site)
+        before = job_ids(daemon)
+        page.set_input_files("#file", str(images["art"]))
+        page.locator("#shade-overlay[data-state=working]").wait_for(timeout=10000)
+        assert "Shading your image" in page.locator("#shade-overlay .message").inner_text()
+        deadline = time.monotonic() + 10
+        while not (job_ids(daemon) - before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert shade_on.evaluate("chrome.action.getBadgeText({})") == "…"
+        page.locator("#shade-overlay button[data-action=cancel]").click()
+        page.locator("#shade-overlay").wait_for(state="detached", timeout=5000)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            new = [j for j in daemon.jobs() if j["id"] not in before]
+            if new and all(j["status"] == "cancelled" for j in new):
+                break
+            time.sleep(0.1)
+        assert new and all(j["status"] == "cancelled" for j in new), new
+        assert page.evaluate("window.received.length") == 0
+        assert page.evaluate("document.getElementById('file').files.length") == 0
+        assert shade_on.evaluate("chrome.action.getBadgeText({})") == ""
+        page.close()
+    finally:
+        daemon.api("/v1/resume", "POST")

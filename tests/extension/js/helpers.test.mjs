@@ -92,6 +92,7 @@ test("job progress from the shapes the daemon may send", () => {
   assert.equal(progressFraction({ step: 6, total: 12 }), 0.5);
   assert.equal(progressFraction({ status: "done" }), 1);
   assert.equal(progressFraction({ status: "queued" }), null);
+  assert.equal(progressFraction({ status: "queued", progress: 0 }), null);
   assert.equal(badgeText({ status: "running", progress: 0.42 }), "42%");
   assert.equal(badgeText({ status: "queued" }), "…");
 });
