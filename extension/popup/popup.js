@@ -22,7 +22,7 @@ function showStatus(r) {
   state.textContent = `Connected to Shade ${(r.health && r.health.version) || ""}`.trim();
   state.className = "state good";
   const queue = s.queue_length ?? s.queued ?? (Array.isArray(s.queue) ? s.queue.length : s.queue) ?? 0;
-  const bits = [`device: ${s.device || "?"}`, `queue: ${queue}`];
+  const bits = [`device: ${s.device || "not loaded yet"}`, `queue: ${queue}`];
   if (s.paused) bits.push("paused");
   detail.textContent = bits.join(" · ");
   const cur = s.current || s.current_job || null;

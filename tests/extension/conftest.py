@@ -113,7 +113,9 @@ def daemon(tmp_path_factory, model_dir, images) -> Daemon:
         f"model_dirs = [{json.dumps(str(model_dir))}]\n",
         encoding="utf-8",
     )
-    env = {**os.environ, "SHADE_HOME": str(home), "SHADE_MODEL_DIR": str(model_dir)}
+    # config.toml decides: inherited SHADE_* variables would override it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
+    env.update(SHADE_HOME=str(home), SHADE_MODEL_DIR=str(model_dir))
     log = open(home / "daemon-stdout.log", "wb")
     proc = subprocess.Popen([str(VENV_BIN / "shade"), "daemon", "--port", "0", "--no-tray", "--no-watch"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
