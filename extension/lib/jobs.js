@@ -2,6 +2,7 @@
 import { DaemonClient } from "./daemon.js";
 import { errorFromJob, cancelled, asShadeError, ShadeError } from "./errors.js";
 import { getSettings } from "./settings.js";
+import { keepAlive } from "./keepalive.js";
 
 /** A client for the configured daemon. */
 export async function currentClient() {
@@ -17,6 +18,15 @@ export async function currentClient() {
  */
 export async function shadeImage(input, { onProgress, signal, onJob } = {}) {
   const { client, settings } = await currentClient();
+  const release = keepAlive();
+  try {
+    return await runJob(client, settings, input, { onProgress, signal, onJob });
+  } finally {
+    release();
+  }
+}
+
+async function runJob(client, settings, input, { onProgress, signal, onJob }) {
   const created = await client.submit(input.blob, input.filename, settings.defaults, signal);
   const id = created.id;
   if (onJob) onJob(id);
