@@ -18,7 +18,10 @@
   const Overlay = globalThis.ShadeOverlay;
   const ext = globalThis.browser ?? globalThis.chrome;
 
-  let enabled = false;
+  // "unknown" until the background answers whether this exact origin is on. An
+  // upload in that first moment is held until the answer comes, then shaded or
+  // handed over unchanged.
+  let state = "unknown";
   const ours = new WeakSet(); // events we dispatched
   const produced = new WeakSet(); // files we made (never shaded twice)
   const busy = new WeakSet(); // file inputs being processed
@@ -27,16 +30,22 @@
   async function refresh() {
     try {
       const answer = await ext.runtime.sendMessage({ type: "upload-enabled" });
-      enabled = !!(answer && answer.enabled);
+      state = answer && answer.enabled ? "on" : "off";
     } catch {
-      enabled = false;
+      state = "off";
     }
   }
   globalThis.__shadeIntercept = { refresh };
   ext.runtime.onMessage.addListener((msg) => {
     if (msg && msg.type === "shade-sites-changed") refresh();
   });
-  refresh();
+  const firstAnswer = refresh();
+
+  /** Shade if this site is on; unchanged files if it turned out to be off. */
+  async function decide(files) {
+    if (state === "unknown") await firstAnswer;
+    return state === "on" ? processFiles(files) : files;
+  }
 
   function shadeable(files) {
     return C.imageIndexes(files).filter((i) => !produced.has(files[i]));
@@ -165,7 +174,7 @@
   }
 
   function onInputEvent(event) {
-    if (!enabled || ours.has(event)) return;
+    if (state === "off" || ours.has(event)) return;
     const input = fileInputOf(event);
     if (!input) return;
     if (busy.has(input)) { event.stopImmediatePropagation(); return; }
@@ -175,7 +184,7 @@
     busy.add(input);
     guardRoot(input.getRootNode());
     input.value = ""; // the page must not read the originals meanwhile
-    processFiles(files).then((out) => {
+    decide(files).then((out) => {
       busy.delete(input);
       if (!out) return;
       input.files = transfer(out).files;
@@ -200,14 +209,14 @@
   }
 
   function interceptTransfer(event, dt, remake) {
-    if (!enabled || ours.has(event) || !dt) return;
+    if (state === "off" || ours.has(event) || !dt) return;
     const files = Array.from(dt.files || []);
     if (!shadeable(files).length) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     const target = event.composedPath()[0];
     const strings = stringItems(dt);
-    processFiles(files).then((out) => {
+    decide(files).then((out) => {
       if (out) dispatch(target, remake(transfer(out, strings)));
     });
   }

@@ -49,11 +49,10 @@ def open_page(browser, site):
     page = browser.context.new_page()
     page.goto(f"{site.origin}/upload.html")
     page.wait_for_load_state("load")
-    page.wait_for_timeout(200)  # the content script asks the background whether this site is on
     return page
 
 
-def received(page, count: int, timeout: float = 30000) -> list[dict]:
+def received(page, count: int, timeout: float = 60000) -> list[dict]:
     page.wait_for_function("(n) => window.received.length >= n", arg=count, timeout=timeout)
     return [{**r, "bytes": base64.b64decode(r["b64"])} for r in page.evaluate("window.received")]
 
@@ -308,7 +307,6 @@ def test_options_page_enables_a_site(shade_on, daemon, private_site, images):
     options.wait_for_function("(o) => !document.querySelector('#enabled-sites').innerText.includes(o)",
                               arg=private_site.origin)
     page.reload()
-    page.wait_for_timeout(200)
     page.set_input_files("#file", str(images["portrait"]))
     got = received(page, 1)
     assert got[0]["bytes"] == images["portrait"].read_bytes()
@@ -347,7 +345,6 @@ def test_switching_a_site_on_works_in_an_open_tab(shade_on, daemon, private_site
         return shade.handleControl({ type: "sites-changed", tabId: tab.id, inject: true });
     }""", private_site.origin)
     assert out == {"ok": True, "patterns": ["http://127.0.0.1/*"]}
-    page.wait_for_timeout(200)
     page.set_input_files("#file", str(images["art"]))
     got = received(page, 1)
     assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
