@@ -7,10 +7,11 @@ anything unexpected becomes a 500 whose details go to the log, not the client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 log = logging.getLogger("shade.daemon")
 
@@ -65,6 +66,8 @@ def to_response(exc: BaseException) -> web.Response:
     code = getattr(exc, "code", None)
     if isinstance(code, str) and code in SHADE_STATUS and not isinstance(exc, web.HTTPException):
         return error_response(SHADE_STATUS[code], code, str(exc))
+    if isinstance(exc, (ClientPayloadError, ConnectionResetError, asyncio.IncompleteReadError)):
+        return error_response(400, "upload_incomplete", "the request body was cut off; send it again")
     if isinstance(exc, web.HTTPException):
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         status = exc.status

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Optional
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
 STATES = (QUEUED, RUNNING) + FINAL_STATES
+MAX_CRASHES = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -194,14 +195,22 @@ class JobStore:
         return job
 
     def requeue(self, job_id: str) -> None:
-        """Put a running job back at its place in the queue (graceful stop)."""
+        """Put a running job back at its place in the queue (graceful stop). The attempt
+        does not count: ``attempts`` counts only runs cut short by a crash."""
         with self._lock:
-            self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
-                             " WHERE id = ? AND status = ?", (QUEUED, job_id, RUNNING))
+            self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL,"
+                             " attempts = MAX(attempts - 1, 0) WHERE id = ? AND status = ?", (QUEUED, job_id, RUNNING))
 
     def recover(self) -> int:
-        """After a crash: jobs left running go back to queued. Returns how many."""
+        """After a crash: jobs left running go back to queued, unless the daemon died
+        MAX_CRASHES times while running the same one (then it fails, with its input kept).
+        Returns how many were queued again."""
         with self._lock:
+            self._db.execute(
+                "UPDATE jobs SET status = ?, finished_at = ?, error_code = 'crashed', error_message = ?"
+                " WHERE status = ? AND attempts >= ?",
+                (FAILED, time.time(), f"the daemon stopped unexpectedly {MAX_CRASHES} times while shading this "
+                 "image; it was given up (see the daemon log)", RUNNING, MAX_CRASHES))
             cur = self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
                                    " WHERE status = ?", (QUEUED, RUNNING))
             return cur.rowcount

@@ -72,7 +72,11 @@ async def handle_upload(request: web.Request, service: JobService) -> Job:
     fields: dict[str, str] = {}
     try:
         while True:
-            part = await reader.next()
+            try:
+                part = await reader.next()
+            except (ValueError, AssertionError, RuntimeError) as exc:
+                raise ApiError(400, "bad_request", f"malformed multipart body ({exc}); send multipart/form-data "
+                                                   "as a browser or HTTP library writes it") from None
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):

@@ -87,6 +87,7 @@ class FolderWatcher:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._observer: Optional[Observer] = None
         self._task: Optional[asyncio.Task] = None
+        self._checks: set[asyncio.Task] = set()   # keep references so checks are not collected
 
     # --- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -173,9 +174,18 @@ class FolderWatcher:
                     entry.signature, entry.stable_since, entry.last_event = sig, now, now
                     continue
                 entry.checking = True
-                asyncio.create_task(self._check(path, entry, st.st_size, st.st_mtime_ns))
+                task = asyncio.create_task(self._check(path, entry, st.st_size, st.st_mtime_ns))
+                self._checks.add(task)
+                task.add_done_callback(self._checks.discard)
 
     async def _check(self, path: Path, entry: _Pending, size: int, mtime_ns: int) -> None:
+        try:
+            await self._check_once(path, entry, size, mtime_ns)
+        except Exception:  # noqa: BLE001 - one bad file must not stop the watcher
+            log.exception("watched folder: could not handle %s; it stays where it is", path)
+            self._pending.pop(path, None)
+
+    async def _check_once(self, path: Path, entry: _Pending, size: int, mtime_ns: int) -> None:
         rel = self._rel(path)
         assert rel is not None
         try:
@@ -222,7 +232,14 @@ async def watcher_ctx(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     layout = FolderLayout.beside(service.settings.watch_folder)
     watcher = FolderWatcher(service, layout)
-    await watcher.start()
+    try:
+        await watcher.start()
+    except OSError as exc:
+        log.error("cannot watch %s (%s); running without the watched folder: fix watch_folder in the config",
+                  layout.to_post, exc)
+        await watcher.stop()
+        yield
+        return
     service.watched_folders.append(str(layout.to_post))
     yield
     await watcher.stop()

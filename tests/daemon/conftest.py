@@ -3,12 +3,9 @@ library, an in-memory keyring (never the user's), a real app on a loopback port.
 
 from __future__ import annotations
 
-import asyncio
-import io
 import os
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keyring
 import pytest
@@ -49,6 +46,18 @@ def memory_keyring():
     keyring.set_keyring(kr)
     yield kr
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny images on a shared 2-core box: one intra-op thread is ~5x faster than two
+    fighting the other test runs. (The subprocess daemons get OMP_NUM_THREADS=1.)"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

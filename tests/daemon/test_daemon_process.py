@@ -35,6 +35,7 @@ def proc_env(shade_env) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env.update(shade_env)
     env["SHADE_TOKEN_STORE"] = "file"
+    env["OMP_NUM_THREADS"] = "1"
     return env
 
 

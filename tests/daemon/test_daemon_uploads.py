@@ -78,7 +78,6 @@ async def test_bad_images_are_refused_clearly(make_client):
     status, code, message = await _error(await upload(client, token, buf.getvalue(), filename="a.gif"))
     assert (status, code) == (400, "bad_image") and "PNG, JPEG or WebP" in message
     # Nothing of the refused uploads is left behind.
-    service_dir = client.server.app  # noqa: F841 - the app is alive
     r = await client.get("/v1/jobs", headers=auth(token))
     assert (await r.json())["jobs"] == []
     await _still_serving(client, token)
@@ -151,4 +150,13 @@ async def test_bad_fields(make_client):
     form.add_field("mode", "poison")
     status, code, message = await _error(await client.post("/v1/jobs", data=form, headers=auth(token)))
     assert (status, code) == (400, "bad_request") and "'image'" in message
+    await _still_serving(client, token)
+
+
+async def test_malformed_multipart(make_client):
+    client, token, _ = await make_client()
+    r = await client.post("/v1/jobs", data=b"this is not multipart at all",
+                          headers=auth(token, **{"Content-Type": "multipart/form-data; boundary=zzz"}))
+    status, code, message = await _error(r)
+    assert status == 400 and code in ("bad_request",), message
     await _still_serving(client, token)
