@@ -185,12 +185,11 @@
     guardRoot(input.getRootNode());
     input.value = ""; // the page must not read the originals meanwhile
     decide(files).then((out) => {
-      busy.delete(input);
       if (!out) return;
       input.files = transfer(out).files;
       dispatch(input, new Event("input", { bubbles: true, composed: true }));
       dispatch(input, new Event("change", { bubbles: true }));
-    });
+    }).catch((e) => console.error("Shade:", e)).finally(() => busy.delete(input));
   }
 
   // A click on a file input inside a shadow root: guard its root before the
@@ -218,10 +217,14 @@
     const strings = stringItems(dt);
     decide(files).then((out) => {
       if (out) dispatch(target, remake(transfer(out, strings)));
-    });
+    }).catch((e) => console.error("Shade:", e));
   }
 
   function onDrop(event) {
+    // Dropped onto a file input: the browser fills the input and fires
+    // input/change, which are intercepted above.
+    const t = event.composedPath()[0];
+    if (t instanceof HTMLInputElement && t.type === "file") return;
     const init = eventInit(event, ["clientX", "clientY", "screenX", "screenY", "ctrlKey", "shiftKey", "altKey", "metaKey", "button", "buttons"]);
     interceptTransfer(event, event.dataTransfer, (dt) => new DragEvent("drop", { ...init, dataTransfer: dt }));
   }
