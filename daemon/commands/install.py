@@ -144,7 +144,8 @@ def _use_model_dir(ctx: InstallContext, folder: Path, dry_run: bool) -> bool:
     if dry_run:
         print(f"    would write  model folder in {config}: {folder}")
         return True
-    table["model_dirs"] = [str(folder), *dirs]
+    # Keep the folder `shade models pull` writes to first; the given folder may be read-only.
+    table["model_dirs"] = [*(dirs or [str(ctx.paths.data_dir / "models")]), str(folder)]
     config.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(config, tomli_w.dumps(table).encode("utf-8"), 0o644)
     print(f"          wrote  model folder in {config}: {folder} (kept by uninstall; edit the file to change)")
@@ -155,8 +156,7 @@ def _offer_models(ctx: InstallContext, args: argparse.Namespace) -> int:
     missing = _missing_models(ctx.settings.model_dirs, ctx.settings.encoders)
     if not missing:
         return 0
-    command = [str(ctx.python), "-m", "daemon", "models", "pull", *missing]
-    shown = f"shade models pull {' '.join(missing)}"
+    shown = " && ".join(f"shade models pull {name}" for name in missing)
     if args.no_models or args.dry_run:
         print(f"Models missing: {', '.join(missing)}. Download them with `{shown}`, or re-run with --model-dir DIR.")
         return 0
@@ -167,8 +167,10 @@ def _offer_models(ctx: InstallContext, args: argparse.Namespace) -> int:
     if not pull:
         print(f"Models missing: {', '.join(missing)}. Download them later with `{shown}`.")
         return 0
-    print(f"Running `{shown}` ...")
-    code = subprocess.run(command).returncode
+    code = 0
+    for name in missing:
+        print(f"Running `shade models pull {name}` ...")
+        code = code or subprocess.run([str(ctx.python), "-m", "daemon", "models", "pull", name]).returncode
     if code != 0:
         print(f"shade install: downloading the models failed; run `{shown}` again, or use --model-dir DIR "
               "with a folder that already holds them", file=sys.stderr)
