@@ -167,11 +167,10 @@ def _offer_models(ctx: InstallContext, args: argparse.Namespace) -> int:
     if not pull:
         print(f"Models missing: {', '.join(missing)}. Download them later with `{shown}`.")
         return 0
-    code = 0
     for name in missing:
         print(f"Running `shade models pull {name}` ...")
-        code = code or subprocess.run([str(ctx.python), "-m", "daemon", "models", "pull", name]).returncode
-    if code != 0:
+        if subprocess.run([str(ctx.python), "-m", "daemon", "models", "pull", name]).returncode == 0:
+            continue
         print(f"shade install: downloading the models failed; run `{shown}` again, or use --model-dir DIR "
               "with a folder that already holds them", file=sys.stderr)
         return 1

@@ -71,3 +71,15 @@ def test_model_dir_for_an_offline_install(run_shade, env, home, tmp_path):
     # The config is the user's: uninstall leaves it (and says what it removes).
     run_shade(["uninstall", "--no-stop"], env)
     assert (home / "shade-home/config/config.toml").read_text() == config
+
+
+def test_pull_models_failure_is_explained_and_install_stays(run_shade, env, home):
+    """Offline (the hub forced offline), the offered download fails with what to do;
+    everything else is installed."""
+    env = {**env, "HF_HUB_OFFLINE": "1"}
+    proc = run_shade(["install", "--no-start", "--no-extension", "--browsers", "firefox", "--pull-models"], env)
+    assert proc.returncode == 1
+    assert "Running `shade models pull taef2`" in proc.stdout
+    assert "downloading the models failed" in proc.stderr and "--model-dir DIR" in proc.stderr
+    assert (home / ".mozilla/native-messaging-hosts/org.shade_art.host.json").is_file()
+    assert (home / ".config/systemd/user/shade.service").is_file()
