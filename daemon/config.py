@@ -171,6 +171,9 @@ def load_settings(env: Mapping[str, str] | None = None, paths: Paths | None = No
 
     if "watch_folder" not in values:
         values["watch_folder"] = _default_shade_folder(env) / "to-post"
+    if "model_dirs" not in values:
+        values["model_dirs"] = (paths.data_dir / "models",)
+        sources["model_dirs"] = "default (data dir)"
     if "anchor_dirs" not in values:
         values["anchor_dirs"] = (paths.data_dir / "anchors",)
         sources["anchor_dirs"] = "default (data dir)"

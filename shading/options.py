@@ -73,6 +73,7 @@ class ProtectOptions:
     max_pixels: int = 50_000_000
     view_size: int = 512                       # the trainer's short side; tests use less
     steps: Optional[int] = None                # overrides the quality preset's step count
+    eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
     eot: bool = True                           # optimize through simulated recompression/resizing
     self_check: bool = True
 

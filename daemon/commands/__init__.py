@@ -1,0 +1,1 @@
+"""Sub-commands of ``shade``: one module each, with ``register(subparsers)``."""

@@ -1,0 +1,61 @@
+"""Helpers shared by the sub-commands: settings loading and turning them into core options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from shading import ProtectOptions
+
+from ..config import ConfigError, Paths, Settings, load_settings
+
+
+def settings_or_exit() -> tuple[Settings, Paths]:
+    paths = Paths.resolve()
+    try:
+        return load_settings(paths=paths), paths
+    except ConfigError as exc:
+        print(f"shade: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``protect`` and ``bench`` share; defaults come from the configuration."""
+    parser.add_argument("--mode", choices=("poison", "cloak", "both"), help="poison: the encoder sees another "
+                        "concept; cloak: another style; both (default from config)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--anchor", metavar="IMAGE", help="an image of the concept the encoder should see")
+    group.add_argument("--target", metavar="NAME", help="a concept from the anchor library (see `shade anchors`)")
+    parser.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
+    parser.add_argument("--intensity", choices=("low", "default", "high"))
+    parser.add_argument("--quality", choices=("fast", "default", "best"))
+    parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default taef2)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--seed", type=int, help="make the result reproducible")
+    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)        # testing and tuning
+    parser.add_argument("--view-size", type=int, help=argparse.SUPPRESS)    # testing: a smaller trainer view
+
+
+def options_from(args: argparse.Namespace, settings: Settings) -> ProtectOptions:
+    mode = args.mode or settings.mode
+    target: Optional[str] = args.target
+    if mode != "cloak" and not args.anchor and not target:
+        target = settings.target
+    return ProtectOptions(
+        mode=mode,
+        anchor=Path(args.anchor) if args.anchor else None,
+        target=target,
+        style_image=Path(args.style_image) if args.style_image else None,
+        intensity=args.intensity or settings.intensity,
+        quality=args.quality or settings.quality,
+        encoders=tuple(e.strip() for e in args.encoder.split(",") if e.strip()) if args.encoder else settings.encoders,
+        device=args.device or settings.device,
+        seed=args.seed,
+        model_dirs=settings.model_dirs,
+        anchor_dirs=settings.anchor_dirs,
+        max_pixels=settings.max_pixels,
+        view_size=args.view_size or settings.view_size,
+        steps=args.steps,
+    )

@@ -1,0 +1,81 @@
+"""``shade models`` (list what is installed and missing), ``shade models pull NAME``,
+``shade anchors`` (the anchor library) and ``shade anchors add NAME IMAGE``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shading import ShadeError, available_encoders
+from shading.hub import pull
+from shading.imageio import load_image, write_new_file
+from shading.targets import library_concepts, normalize_concept
+
+from .common import settings_or_exit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list encoder models, or pull one from the Hugging Face hub")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    pull_p = msub.add_parser("pull", help="download a model into the first model folder")
+    pull_p.add_argument("name")
+    pull_p.set_defaults(func=run_pull)
+    p.set_defaults(func=run_list)
+
+    a = sub.add_parser("anchors", help="list the anchor library's concepts, or add one")
+    asub = a.add_subparsers(dest="anchors_command", metavar="ACTION")
+    add = asub.add_parser("add", help="add IMAGE to the library as concept NAME")
+    add.add_argument("name")
+    add.add_argument("image")
+    add.set_defaults(func=run_anchor_add)
+    a.set_defaults(func=run_anchor_list)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    settings, _ = settings_or_exit()
+    print(f"model folders: {', '.join(str(d) for d in settings.model_dirs)}")
+    for info in available_encoders(settings.model_dirs):
+        state = f"installed  {info.location}" if info.installed else f"missing    shade models pull {info.name}"
+        print(f"  {info.name:<9} {info.kind:<5} {state}")
+    missing = [n for n in settings.encoders
+               if not any(i.name == n and i.installed for i in available_encoders(settings.model_dirs))]
+    if missing:
+        print(f"shade: the configured encoder(s) {', '.join(missing)} are missing: run "
+              f"`shade models pull {missing[0]}` or set SHADE_MODEL_DIR", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    settings, _ = settings_or_exit()
+    try:
+        where = pull(args.name, Path(settings.model_dirs[0]))
+    except ShadeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name} installed in {where}")
+    return 0
+
+
+def run_anchor_list(args: argparse.Namespace) -> int:
+    settings, _ = settings_or_exit()
+    concepts = library_concepts(settings.anchor_dirs)
+    print(f"anchor folders: {', '.join(str(d) for d in settings.anchor_dirs)}")
+    print("concepts: " + (", ".join(concepts) if concepts else "none yet (add one: shade anchors add cat cat.jpg)"))
+    return 0
+
+
+def run_anchor_add(args: argparse.Namespace) -> int:
+    settings, _ = settings_or_exit()
+    try:
+        concept = normalize_concept(args.name)
+        load_image(args.image)                      # refuse what cannot be used as an anchor
+        data = Path(args.image).read_bytes()
+        suffix = Path(args.image).suffix.lower() or ".png"
+        dest = write_new_file(Path(settings.anchor_dirs[0]) / f"{concept}{suffix}", data)
+    except ShadeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        return 1
+    print(f"added {concept!r}: {dest}")
+    return 0

@@ -1,0 +1,102 @@
+"""``protect``: one image in, the shaded image and its measurements out."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .attack import AttackSettings, Shader
+from .encoders import default_model_dirs, load_encoder, resolve_device
+from .imageio import compose, load_image
+from .mask import budget_map, window_for
+from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim
+from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
+from .targets import TargetBuilder, resolve_anchor
+from .views import resize, to_tensor, to_uint8, to_view, view_shape
+
+
+def _noop(step: int, total: int, stage: str) -> None:
+    pass
+
+
+def render_full(x_full: torch.Tensor, unit: torch.Tensor, eps: float, floor: float, view_size: int) -> np.ndarray:
+    """Bring the optimized pattern to the image's own size under the full-resolution budget."""
+    h, w = x_full.shape[-2:]
+    budget = budget_map(x_full, floor, window_for(h, w, view_size))
+    delta = resize(unit.float().cpu(), (h, w)) * eps * budget
+    return to_uint8(x_full + delta)
+
+
+def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
+            progress: Optional[ProgressCallback] = None) -> ProtectResult:
+    """Shade ``image`` (a path, encoded bytes or a PIL image) as ``options`` ask.
+
+    ``progress(step, total, stage)`` is called as work advances; it may raise
+    ``shading.Cancelled`` to stop. Raises ``ShadeError`` subclasses on bad input."""
+    options = options or ProtectOptions()
+    options.validate()
+    report = progress or _noop
+    started = time.perf_counter()
+    intensity, quality = options.intensity_preset, options.quality_preset
+    steps = options.steps if options.steps is not None else quality.steps
+    check_steps = quality.check_steps if options.self_check else 0
+    total = steps + check_steps
+    report(0, total, "load")
+
+    loaded = load_image(image, options.max_pixels)
+    device = resolve_device(options.device)
+    dirs = tuple(options.model_dirs) or default_model_dirs()
+    encoders = [load_encoder(name, device, dirs) for name in options.encoders]
+    anchor_rgb, label = None, None
+    if options.mode in ("poison", "both"):
+        anchor_rgb, label = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
+    style_rgb = load_image(options.style_image, name="style image").rgb if options.mode != "poison" else None
+    builder = TargetBuilder(options.mode, anchor_rgb, style_rgb)
+
+    seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 31)
+    generator = torch.Generator().manual_seed(seed)
+    eps = (options.eps_255 if options.eps_255 is not None else intensity.eps_255) / 255
+    shorts = [options.view_size * v // 512 for v in quality.views]
+    x_full = to_tensor(loaded.rgb)
+    x_work = to_view(x_full, max(shorts)).to(device)
+    budget = budget_map(x_work, intensity.flat_floor)
+    views = []
+    for short in shorts:
+        shape = view_shape(*x_full.shape[-2:], short)
+        x_view = resize(x_work, shape)
+        views.append((shape, [builder.latent(enc, x_view) for enc in encoders]))
+    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps), generator, eot=options.eot)
+    shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
+
+    rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)
+    meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
+    ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+    # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
+    # protection must stay under the intensity's threshold; if not, keep working.
+    if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
+        shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
+        rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)
+        ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+    report(total, total, "save")
+
+    width, height = loaded.size
+    measurements = {
+        "width": width, "height": height, "mode": options.mode, "target": label,
+        "intensity": options.intensity, "quality": options.quality,
+        "encoders": list(options.encoders), "device": device, "seed": seed,
+        "steps": shader.steps_done, "encoder_evaluations": shader.steps_done * len(encoders),
+        "seconds": round(time.perf_counter() - started, 3),
+        "psnr": round(psnr(loaded.rgb, rgb), 3), "ssim": round(ssim(loaded.rgb, rgb), 5),
+        "linf_255": linf_255(loaded.rgb, rgb),
+        "latent_ratio": round(statistics.fmean(ratios), 5),
+        "latent_ratio_jpeg85": round(statistics.fmean(ratios85), 5),
+        "latent_ratios": {n: round(r, 5) for n, r in zip(options.encoders, ratios)},
+        "latent_ratios_jpeg85": {n: round(r, 5) for n, r in zip(options.encoders, ratios85)},
+        "weak": statistics.fmean(ratios85) > intensity.min_protection,
+    }
+    return ProtectResult(compose(loaded, rgb), loaded.format, measurements, dict(loaded.info))

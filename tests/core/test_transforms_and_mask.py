@@ -1,0 +1,65 @@
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from shading.mask import budget_map
+from shading.transforms import PostingSimulator, jpeg, rescale
+from shading.views import cover, to_tensor, view_shape
+
+
+def _pil_jpeg(array: np.ndarray, quality: int) -> np.ndarray:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def test_differentiable_jpeg_matches_a_real_encoder(photo):
+    x = to_tensor(photo[:256, :256])
+    for q in (95, 75):
+        ours = jpeg(x, q)[0].permute(1, 2, 0).numpy() * 255
+        real = _pil_jpeg(photo[:256, :256], q).astype(np.float64)
+        gap_real = np.abs(ours - real).mean()
+        gap_none = np.abs(photo[:256, :256].astype(np.float64) - real).mean()
+        assert gap_real < 0.6 * gap_none, (q, gap_real, gap_none)
+
+
+def test_differentiable_jpeg_passes_gradients():
+    x = torch.rand(1, 3, 32, 40, requires_grad=True)
+    jpeg(x, 80).sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_rescale_keeps_shape_and_loses_detail():
+    x = torch.rand(1, 3, 64, 64)
+    y = rescale(x, 0.5)
+    assert y.shape == x.shape and float((y - x).abs().mean()) > 0.05
+
+
+def test_simulator_crops_image_and_latent_together():
+    sim = PostingSimulator(torch.Generator().manual_seed(3))
+    x, z = torch.rand(1, 3, 128, 96), torch.rand(1, 4, 16, 12)
+    for _ in range(20):
+        xt, zt = sim.sample()(x, z)
+        assert xt.shape[-2:] == (zt.shape[-2] * 8, zt.shape[-1] * 8)
+    off = PostingSimulator(torch.Generator(), enabled=False).sample()(x, z)
+    assert off[0] is x and off[1] is z
+
+
+def test_views_and_cover():
+    assert view_shape(640, 1024, 512) == (512, 816)
+    assert view_shape(1528, 1200, 512) == (648, 512)
+    a = torch.rand(1, 3, 100, 300)
+    assert cover(a, (64, 64)).shape[-2:] == (64, 64)
+
+
+def test_budget_is_low_on_flat_colour_and_line_art_high_on_texture():
+    flat = torch.full((1, 3, 96, 96), 0.6)
+    assert torch.allclose(budget_map(flat, 0.15), torch.full((1, 1, 96, 96), 0.15))
+    texture = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    assert float(budget_map(texture, 0.15).mean()) > 0.95
+    lines = torch.ones(1, 3, 96, 96)
+    lines[..., ::24, :] = 0          # thin black lines on white paper
+    lines[..., :, ::24] = 0
+    assert float(budget_map(lines, 0.15).mean()) < 0.45
