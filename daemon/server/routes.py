@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import quote
 
@@ -72,14 +73,23 @@ async def job_events(request: web.Request) -> web.StreamResponse:
             await resp.send(json.dumps(service.job_view(job)), event="state")
             if job.finished:
                 return resp
-            while True:
-                item = await queue.get()
-                if item is CLOSE:
-                    break
-                event, data = item
-                await resp.send(json.dumps(data), event=event)
-                if event == "state" and data.get("status") in FINAL_STATES:
-                    break
+            closed = asyncio.ensure_future(resp.wait())        # ends when the client goes away
+            try:
+                while True:
+                    getter = asyncio.ensure_future(queue.get())
+                    await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        break
+                    item = getter.result()
+                    if item is CLOSE:
+                        break
+                    event, data = item
+                    await resp.send(json.dumps(data), event=event)
+                    if event == "state" and data.get("status") in FINAL_STATES:
+                        break
+            finally:
+                closed.cancel()
         return resp
     finally:
         service.hub.unsubscribe(job_id, queue)

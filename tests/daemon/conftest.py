@@ -4,6 +4,7 @@ library, an in-memory keyring (never the user's), a real app on a loopback port.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,16 @@ import pytest
 from keyring.backend import KeyringBackend
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_MODELS = ROOT.parent / "shared" / "models"
-MODEL_DIR = Path(os.environ.get("SHADE_MODEL_DIR") or SHARED_MODELS)
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+# Test modules import their helpers from daemon_testlib (next to this file), whatever
+# pytest's import mode; and the repository root must come before tests/, where this
+# folder would otherwise pass for a namespace package called "daemon".
+for entry in (str(HERE), str(ROOT)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
 
-needs_weights = pytest.mark.skipif(not MODEL_DIR.is_dir(),
-                                   reason=f"model weights not found at {MODEL_DIR} (../shared is absent)")
+from daemon_testlib import MODEL_DIR  # noqa: E402
 
 
 class MemoryKeyring(KeyringBackend):

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
+from pathlib import Path
 from typing import Callable
 
+import pytest
 from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_MODELS = ROOT.parent / "shared" / "models"
+MODEL_DIR = Path(os.environ.get("SHADE_MODEL_DIR") or SHARED_MODELS)
+
+needs_weights = pytest.mark.skipif(not MODEL_DIR.is_dir(),
+                                   reason=f"model weights not found at {MODEL_DIR} (../shared is absent)")
 
 
 def image_bytes(size=(96, 72), fmt="PNG", color=None) -> bytes:

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, needs_weights
-from daemon_testlib import image_bytes
+from daemon_testlib import ROOT, image_bytes, needs_weights
 
 pytestmark = [pytest.mark.timeout(300), needs_weights]
 

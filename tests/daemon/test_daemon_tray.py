@@ -10,11 +10,10 @@ import os
 
 import pytest
 
-from conftest import needs_weights
 from daemon.server.routes import SERVICE
 from daemon.server.runtime import tray_actions
 from daemon.server.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
-from daemon_testlib import image_bytes, upload, wait_job
+from daemon_testlib import image_bytes, needs_weights, upload, wait_job
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,8 +13,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from conftest import needs_weights
-from daemon_testlib import auth, image_bytes, upload, wait_job
+from daemon_testlib import auth, image_bytes, needs_weights, upload, wait_job
 
 pytestmark = [pytest.mark.timeout(180), needs_weights]
 

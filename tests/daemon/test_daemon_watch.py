@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import needs_weights
 from daemon.server.routes import SERVICE
-from daemon_testlib import image_bytes
+from daemon_testlib import image_bytes, needs_weights
 
 pytestmark = [pytest.mark.timeout(180), needs_weights]
 
