@@ -192,8 +192,25 @@ class TrayController:
         icon_class = self._icon_class or pystray.Icon
         self.state = tray_state(self.actions.get_status())
         self.icon = icon_class("shade", draw_icon(self.state), self.state.tooltip, self.build_menu(pystray))
-        self.icon.run_detached()
-        self.icon.visible = True
+        # The icon's own loop runs in its own thread (what pystray's Xorg and Windows
+        # backends do for run_detached; GTK's needs its main loop run somewhere too).
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def setup(icon: Any) -> None:
+            icon.visible = True
+            ready.set()
+
+        def loop() -> None:
+            try:
+                self.icon.run(setup)
+            except BaseException as exc:  # noqa: BLE001 - reported by start()
+                failure.append(exc)
+                ready.set()
+
+        threading.Thread(target=loop, name="shade-tray-icon", daemon=True).start()
+        if not ready.wait(10) or failure:
+            raise RuntimeError(f"the tray icon did not start ({failure[0] if failure else 'no answer in 10 s'})")
         self._thread = threading.Thread(target=self._poll_loop, name="shade-tray", daemon=True)
         self._thread.start()
 
