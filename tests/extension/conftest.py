@@ -22,24 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from extkit import CHROMIUM, EXT_DIR, EXT_ORIGIN, MODELS, NATIVE_HOST_NAME, PAGES_DIR
+# Under --import-mode=importlib test folders are not on sys.path; the helpers module is.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from extkit import CHROMIUM, EXT_DIR, EXT_ORIGIN, NATIVE_HOST_NAME, PAGES_DIR  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
-
-
-def _model_dir() -> Path | None:
-    env = os.environ.get("SHADE_MODEL_DIR")
-    if env and Path(env).is_dir():
-        return Path(env)
-    return MODELS if MODELS.is_dir() else None
-
-
-@pytest.fixture(scope="session")
-def model_dir() -> Path:
-    found = _model_dir()
-    if found is None:
-        pytest.skip(f"the shading weights are not here ({MODELS} absent and SHADE_MODEL_DIR unset)")
-    return found
 
 
 def png_bytes(array) -> bytes:
@@ -51,16 +38,14 @@ def png_bytes(array) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def images(tmp_path_factory) -> dict[str, Path]:
-    """The anchor library (cat.png from skimage's chelsea) and small test uploads."""
+def images(tmp_path_factory, anchor_dir) -> dict[str, Path]:
+    """Small test uploads, and the anchor library (tests/conftest.py: cat.png from skimage's chelsea)."""
     import numpy as np
     from PIL import Image
     from skimage import data
 
     root = tmp_path_factory.mktemp("images")
-    anchors = root / "anchors"
-    anchors.mkdir()
-    Image.fromarray(data.chelsea()).resize((96, 64)).save(anchors / "cat.png")
+    anchors = anchor_dir
     uploads = root / "uploads"
     uploads.mkdir()
     coffee = np.asarray(Image.fromarray(data.coffee()).resize((120, 80)))

@@ -11,7 +11,6 @@ REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "extension"
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 CHROMIUM = "/usr/bin/chromium"
-MODELS = REPO.parent / "shared" / "models"
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
