@@ -96,8 +96,9 @@ async def job_events(request: web.Request) -> web.StreamResponse:
 
 
 def _disposition(filename: str) -> str:
-    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in filename)
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+    """RFC 6266: the exact name in filename* (first, for simple parsers), an ASCII fallback."""
+    ascii_name = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\%' else "_" for ch in filename)
+    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}; filename=\"{ascii_name}\""
 
 
 async def job_result(request: web.Request) -> web.StreamResponse:

@@ -55,7 +55,9 @@ async def test_job_result_and_measurements(make_client):
     res = await client.get(job["result_url"], headers=auth(token))
     assert res.status == 200
     assert res.headers["Content-Type"] == "image/png"
-    assert res.headers["Content-Disposition"].startswith('attachment; filename="My Art (final).png"')
+    cd = res.headers["Content-Disposition"]
+    assert cd.startswith("attachment; ") and 'filename="My Art (final).png"' in cd
+    assert "filename*=UTF-8''My%20Art%20%28final%29.png" in cd
     out = Image.open(io.BytesIO(await res.read()))
     assert out.format == "PNG" and out.size == (100, 76)
     assert out.tobytes() != Image.open(io.BytesIO(src)).convert(out.mode).tobytes()   # it was shaded
@@ -211,3 +213,19 @@ async def test_results_are_pruned_after_retention(make_client):
         assert time.monotonic() < deadline, "not pruned"
         await asyncio.sleep(0.2)
     assert not job_dir.exists()
+
+
+async def test_missing_model_is_reported_and_jobs_fail_clearly(make_client, tmp_path):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    client, token, _ = await make_client(model_dir=empty)
+    job_id = (await (await upload(client, token, image_bytes())).json())["id"]
+    job = await wait_job(client, token, job_id)
+    assert job["status"] == "failed" and job["error"]["code"] == "model_not_found", job
+    assert job["error"]["message"]
+    status = await (await client.get("/v1/status", headers=auth(token))).json()
+    assert status["models"]["state"] == "error" and status["models"]["error"]
+    r = await client.get(f"/v1/jobs/{job_id}/result", headers=auth(token))
+    body = await r.json()
+    assert r.status == 409 and body["error"]["code"] == "job_not_done" and "failed" in body["error"]["message"]
+    assert (await client.get("/v1/health")).status == 200
