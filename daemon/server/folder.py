@@ -145,9 +145,14 @@ class Delivery:
                     self.store.update_folder(job.id, meta)
                     log.info("ready: %s", dest)
                 if meta.get("moved_to") is None:
-                    moved = (move_no_clobber(src, self.layout.originals / rel.parent, rel.name)
-                             if _same_file(src, meta) else None)
-                    meta["moved_to"] = str(moved) if moved else ""
+                    if _same_file(src, meta):
+                        moved = move_no_clobber(src, self.layout.originals / rel.parent, rel.name)
+                    else:
+                        # The file changed (or went) while the job ran: what was shaded is the copy
+                        # in the job folder; keep that as the original, leave the new file alone.
+                        moved = copy_no_clobber(self.store.path_of(job, job.input_file),
+                                                self.layout.originals / rel.parent, rel.name)
+                    meta["moved_to"] = str(moved)
             elif meta.get("moved_to") is None:
                 why = job.error_message or job.status
                 moved = reject_file(self.layout, src, rel, f"not shaded ({job.error_code or job.status}): {why}") \

@@ -153,8 +153,13 @@ class FolderWatcher:
                 self.note(p)
 
     def _delivered(self, job: Job) -> None:
+        """(Worker thread.) The job's source is free again; if a file is still there (the
+        user replaced it while the job ran, so it was left alone) it gets its own turn."""
+        src = job.folder["src"] if job.folder else ""
         with self._active_lock:
-            self._active.discard(job.folder["src"] if job.folder else "")
+            self._active.discard(src)
+        if src and Path(src).exists():
+            self.note_threadsafe(Path(src))
 
     # --- completeness checks -----------------------------------------------------------------
     async def _tick_loop(self) -> None:

@@ -143,3 +143,27 @@ async def test_failed_job_goes_to_rejected_with_reason(make_client, shade_env, a
     await wait_for(lambda: "x.png.txt" in files(d["rejected"]), what="the reject")
     assert files(d["rejected"])["x.png"] == data
     assert not files(d["ready"]) and not files(d["to-post"])
+
+
+async def test_file_replaced_while_its_job_waits(make_client, shade_env):
+    client, token, app = await make_client(watch=True)
+    d = layout(shade_env)
+    service = app[SERVICE]
+    service.worker.pause()
+    await wait_for(lambda: d["to-post"].is_dir(), what="folders")
+    first, second = image_bytes((64, 48)), image_bytes((80, 56), color=(10, 200, 30))
+    (d["to-post"] / "x.png").write_bytes(first)
+    await wait_for(lambda: list(service.store.iter_jobs()), what="the first job")
+    tmp = d["to-post"].parent / "x.tmp"
+    tmp.write_bytes(second)
+    os.replace(tmp, d["to-post"] / "x.png")              # the user saves a new version meanwhile
+    service.worker.resume()
+    await wait_for(lambda: len(files(d["ready"])) == 2 and not files(d["to-post"]), what="both versions")
+    originals = files(d["originals"])
+    assert sorted(originals.values()) == sorted([first, second])   # both versions kept
+    sizes = set()
+    for name in files(d["ready"]):
+        with Image.open(d["ready"] / name) as im:
+            sizes.add(im.size)
+    assert sizes == {(64, 48), (80, 56)}
+    assert len(list(service.store.iter_jobs())) == 2
