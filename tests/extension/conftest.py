@@ -241,6 +241,9 @@ def browser(tmp_path_factory, daemon, public_site) -> Browser:
     _native_host(user_data, daemon.home)
     downloads = base / "downloads"
     downloads.mkdir()
+    (user_data / "Default").mkdir()
+    (user_data / "Default" / "Preferences").write_text(json.dumps(
+        {"download": {"default_directory": str(downloads), "prompt_for_download": False}}))
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(user_data), executable_path=CHROMIUM, headless=True, accept_downloads=True,
@@ -250,6 +253,11 @@ def browser(tmp_path_factory, daemon, public_site) -> Browser:
                   "--no-first-run", f"--ip-address-space-overrides=127.0.0.1:{public_site.port}=public"],
         )
         try:
+            # Give downloads back to chromium's own download manager (Playwright's saves
+            # them under GUIDs and ignores the name an extension asks for), so the
+            # tests see the file the user would get, in the profile's download folder.
+            blank = context.pages[0] if context.pages else context.new_page()
+            context.new_cdp_session(blank).send("Browser.setDownloadBehavior", {"behavior": "default"})
             b = Browser(context=context, downloads=downloads, user_data=user_data)
             sw = b.sw()
             assert sw.url == f"{EXT_ORIGIN}/background.js", sw.url

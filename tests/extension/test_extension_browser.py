@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,8 @@ def test_context_menu_handler_downloads_a_shaded_file(shade_on, daemon, public_s
     }""", public_site.origin)
     assert out["ok"], out
     assert out["filename"] == "art-shaded.png"
+    assert Path(out["path"]).parent == shade_on.downloads
+    assert Path(out["path"]).name.startswith("art-shaded") and out["path"].endswith(".png")
     saved = open(out["path"], "rb").read()
     item = shade_on.evaluate("async (id) => (await chrome.downloads.search({ id }))[0]", out["downloadId"])
     assert item["state"] == "complete" and item["mime"] in ("image/png", "")
@@ -90,6 +93,7 @@ def test_context_menu_on_a_data_url_image(shade_on, daemon, public_site, images)
     }""", [public_site.origin, data_url])
     assert out["ok"], out
     assert out["filename"] == "image-shaded.png"
+    assert Path(out["path"]).name.startswith("image-shaded") and out["path"].endswith(".png")
     assert_shaded(images["portrait"].read_bytes(), open(out["path"], "rb").read())
     page.close()
 
