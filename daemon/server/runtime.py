@@ -40,6 +40,7 @@ def setup_logging(paths: Paths) -> None:
     if logger.handlers:
         return
     logger.setLevel(logging.INFO)
+    logger.propagate = False      # libraries may give the root logger a handler: no doubled lines
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
     err = logging.StreamHandler(sys.stderr)
     err.setFormatter(fmt)

@@ -26,7 +26,10 @@ from daemon_testlib import ROOT, image_bytes, needs_weights
 
 pytestmark = [pytest.mark.timeout(300), needs_weights]
 
-SHADE = ROOT / ".venv" / ("Scripts/shade.exe" if sys.platform == "win32" else "bin/shade")
+# The console script of the environment running the tests (normally .venv/bin/shade).
+SHADE = Path(sys.executable).parent / ("shade.exe" if sys.platform == "win32" else "shade")
+if not SHADE.exists():
+    SHADE = ROOT / ".venv" / ("Scripts/shade.exe" if sys.platform == "win32" else "bin/shade")
 
 
 @pytest.fixture
