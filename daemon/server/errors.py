@@ -64,8 +64,9 @@ def to_response(exc: BaseException) -> web.Response:
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.headers)
     code = getattr(exc, "code", None)
-    if isinstance(code, str) and code in SHADE_STATUS and not isinstance(exc, web.HTTPException):
-        return error_response(SHADE_STATUS[code], code, str(exc))
+    if isinstance(code, str) and not isinstance(exc, web.HTTPException):
+        # Core errors (and ours with a code) carry a message written for the user.
+        return error_response(SHADE_STATUS.get(code, 500), code, str(exc))
     if isinstance(exc, (ClientPayloadError, ConnectionResetError, asyncio.IncompleteReadError)):
         return error_response(400, "upload_incomplete", "the request body was cut off; send it again")
     if isinstance(exc, web.HTTPException):
@@ -89,9 +90,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return to_response(exc)
-    except (ApiError, Exception) as exc:  # noqa: BLE001 - this is the mapping point
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
+    except Exception as exc:  # noqa: BLE001 - this is the mapping point
         return to_response(exc)
 
 
