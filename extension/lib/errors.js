@@ -43,6 +43,9 @@ export function errorFromResponse(status, body) {
   const code = typeof err.code === "string" ? err.code : "";
   const detail = typeof err.message === "string" ? err.message : "";
   if (status === 401) return notPaired(detail || "the daemon refused the token");
+  if (status === 403 && code === "bad_host") {
+    return new ShadeError("bad_host", `${detail || "The Shade app refused the address used"}. Set the address to http://127.0.0.1:PORT in Shade's options.`);
+  }
   if (status === 403) {
     return notPaired(detail || "the daemon does not know this extension yet; pair again");
   }

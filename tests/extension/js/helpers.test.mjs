@@ -105,6 +105,9 @@ test("errors say what to do", () => {
   assert.equal(e401.code, "not_paired");
   assert.match(e401.message, /not paired/i);
   assert.equal(errorFromResponse(403, null).code, "not_paired");
+  assert.equal(errorFromResponse(403, { error: { code: "origin_not_allowed", message: "origin x" } }).code, "not_paired");
+  assert.match(errorFromResponse(403, { error: { code: "bad_host", message: "the Host header must be 127.0.0.1:PORT" } }).message,
+    /Host header.*Set the address to http:\/\/127\.0\.0\.1:PORT/);
   const big = errorFromResponse(413, { error: { code: "too_large", message: "upload is 80 MB; the limit is 64 MB" } });
   assert.equal(big.code, "image_too_large");
   assert.match(big.message, /^Image too large: upload is 80 MB/);
