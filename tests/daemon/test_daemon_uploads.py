@@ -15,7 +15,8 @@ from PIL import Image
 
 from daemon_testlib import auth, image_bytes, needs_weights, upload, wait_job
 
-pytestmark = [pytest.mark.timeout(180), needs_weights]
+pytestmark = [pytest.mark.timeout(180), needs_weights,
+              pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")]
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
