@@ -139,7 +139,7 @@ async def test_pause_holds_running_job(make_client):
     job_id = (await (await upload(client, token, image_bytes())).json())["id"]
     await wait_job(client, token, job_id, until=lambda j: j["status"] == "running" and j["step"] >= 2)
     assert (await (await client.post("/v1/pause", headers=auth(token))).json())["paused"] is True
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(1.0)      # the step in flight finishes, then the job holds
     first = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
     await asyncio.sleep(1.0)
     later = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
