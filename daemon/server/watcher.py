@@ -204,6 +204,16 @@ class FolderWatcher:
             else:
                 entry.last_event = time.monotonic()   # look again after another quiet period
             return
+        try:
+            st = path.stat()
+        except OSError:
+            self._pending.pop(path, None)
+            return
+        if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+            # Written to while we decoded: what decoded is not what is there now. Wait again.
+            entry.signature, entry.stable_since = (st.st_size, st.st_mtime_ns), time.monotonic()
+            entry.last_event, entry.checking = time.monotonic(), False
+            return
         self._pending.pop(path, None)
         try:
             await self._submit(path, rel, facts, size, mtime_ns)

@@ -104,7 +104,8 @@ async def test_live_drops_nothing_lost(make_client, shade_env, tmp_path):
         fh.write(data[len(data) // 3:])
 
     expected_ready = {"copied.png", "renamed.png", "slow.png", "atomic.png"}
-    await wait_for(lambda: expected_ready <= set(files(d["originals"])), what="all originals")
+    await wait_for(lambda: expected_ready <= set(files(d["originals"])) and not files(d["to-post"]),
+                   what="all originals")
     await wait_for(lambda: {"README.md", "unicorn/u.jpg"} <= set(files(d["rejected"])), what="rejects")
     await asyncio.sleep(1.0)      # give any stray event time to (wrongly) start another job
 
