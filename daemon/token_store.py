@@ -59,14 +59,14 @@ def _backends(backend: object) -> list[object]:
 def keyring_status() -> tuple[bool, str, str]:
     """(usable, backend name, message) for the OS keyring keyring would use now."""
     backend = keyring.get_keyring()
-    name = _backend_name(backend)
     concrete = _backends(backend)
     if not concrete:
-        return False, name, "no keyring backend is available"
-    for b in concrete:
-        reason = _INSECURE_BACKENDS.get(_backend_name(b))
-        if reason:
-            return False, name, reason
+        return False, _backend_name(backend), "no keyring backend is available"
+    # A chainer writes to its highest-priority backend: that one decides.
+    name = _backend_name(concrete[0])
+    reason = _INSECURE_BACKENDS.get(name)
+    if reason:
+        return False, name, reason
     return True, name, f"using the OS keyring ({name})"
 
 

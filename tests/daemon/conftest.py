@@ -10,7 +10,6 @@ from typing import Any
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from PIL import Image
 
 HERE = Path(__file__).resolve().parent
@@ -22,26 +21,7 @@ for entry in (str(HERE), str(ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-from daemon_testlib import MODEL_DIR  # noqa: E402
-
-
-class MemoryKeyring(KeyringBackend):
-    """An explicit in-memory keyring for tests."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
+from daemon_testlib import MODEL_DIR, MemoryKeyring  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from keyring.backend import KeyringBackend
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +19,25 @@ MODEL_DIR = Path(os.environ.get("SHADE_MODEL_DIR") or SHARED_MODELS)
 
 needs_weights = pytest.mark.skipif(not MODEL_DIR.is_dir(),
                                    reason=f"model weights not found at {MODEL_DIR} (../shared is absent)")
+
+
+class MemoryKeyring(KeyringBackend):
+    """An explicit in-memory keyring for tests."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
 
 
 def image_bytes(size=(96, 72), fmt="PNG", color=None) -> bytes:

@@ -85,3 +85,34 @@ def test_malformed_token_is_reported(settings_paths, memory_keyring):
 
 def test_pairing_code_format():
     assert pairing_code(47821, "a" * 43) == "shade:47821:" + "a" * 43
+
+
+def test_chained_keyrings_judged_by_where_they_write(tmp_path):
+    from keyring.backend import KeyringBackend
+    from keyrings.alt.file import PlaintextKeyring
+
+    from daemon_testlib import MemoryKeyring
+
+    plain = PlaintextKeyring()
+    plain.file_path = str(tmp_path / "plain.cfg")
+
+    class ChainerBackend(KeyringBackend):        # the shape of keyring.backends.chainer's
+        priority = 10
+        backends: list = []
+
+        def get_password(self, service, username):
+            return None
+
+        def set_password(self, service, username, password):
+            raise NotImplementedError
+
+    secure_first = ChainerBackend()
+    secure_first.backends = [MemoryKeyring(), plain]
+    keyring.set_keyring(secure_first)
+    ok, name, _ = keyring_status()
+    assert ok and name.endswith("MemoryKeyring")
+    plain_first = ChainerBackend()
+    plain_first.backends = [plain, MemoryKeyring()]
+    keyring.set_keyring(plain_first)
+    ok, name, message = keyring_status()
+    assert not ok and "plain-text" in message
