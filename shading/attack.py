@@ -1,10 +1,13 @@
 """The optimizers: Shade's own, and the published reference it is measured against.
 
-Shade's: the perturbation is ``delta = eps * budget * tanh(w)`` (so the per-pixel cap
-is exact and follows the perceptual budget), ``w`` starts from a small random draw (no
-two images, or seeds, share a pattern), and Adam minimizes the encoders' normalized
-latent distance to the target through a freshly sampled post-upload transformation
-each step, plus a small energy penalty that keeps PSNR up.
+Shade's: the perturbation is ``delta = budget * u`` where ``budget`` is the perceptual
+map (small on flat colours and line art) and ``|u| <= eps``. Each step moves ``u``
+along the normalized gradient (steepest descent in L2, which buys far more latent
+movement per unit of visible change than sign steps do), then projects back onto
+the per-pixel cap and onto an energy budget (RMS of delta), which fixes the PSNR.
+The loss is the encoders' normalized latent distance to the target, seen through a
+freshly sampled post-upload transformation each step. ``u`` starts from a small
+random draw, so no two images (or seeds) share a pattern.
 
 The reference (Nightshade's released algorithm): L-inf PGD with sign steps whose size
 decays linearly from eps to eps/100, on the plain encoder loss.
@@ -13,7 +16,7 @@ decays linearly from eps to eps/100, on the plain encoder loss.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -26,65 +29,101 @@ StepCallback = Callable[[int], None]
 
 @dataclass(frozen=True)
 class AttackSettings:
-    eps: float                 # per-pixel cap, [0, 1] units
-    lr: float = 0.12           # Adam step on w
-    lr_floor: float = 0.15     # the cosine schedule ends at lr * lr_floor
-    energy_weight: float = 0.05
-    init_scale: float = 0.25   # std of the random start of w
+    eps: float                 # per-pixel cap where the budget is 1, [0, 1] units
+    rms: float                 # energy budget: RMS of delta over the view, [0, 1] units
+    lr: float = 3 / 255        # RMS of the first step
+    lr_floor: float = 0.1      # the cosine schedule ends at lr * lr_floor
+    init_rms: float = 0.5 / 255
+
+
+@dataclass
+class TrainerView:
+    """One way a trainer sees the image: resized to ``shape``, then the square crop at
+    (``top``, ``left``) of side ``size``; ``targets`` holds the target latent per encoder."""
+
+    shape: tuple[int, int]
+    top: int
+    left: int
+    size: int
+    targets: list = field(default_factory=list)
+
+    def look(self, x: torch.Tensor) -> torch.Tensor:
+        return resize(x, self.shape)[..., self.top:self.top + self.size, self.left:self.left + self.size]
+
+
+def trainer_views(shape: tuple[int, int]) -> list[TrainerView]:
+    """The centre crop (twice, it is what most trainers take) and both ends of a non-square view."""
+    h, w = shape
+    size = min(h, w)
+    if h == w:
+        return [TrainerView(shape, 0, 0, size)]
+    if w > h:
+        offsets = [(0, (w - size) // 2), (0, 0), (0, (w - size) // 2), (0, w - size)]
+    else:
+        offsets = [((h - size) // 2, 0), (0, 0), ((h - size) // 2, 0), (h - size, 0)]
+    return [TrainerView(shape, top, left, size) for top, left in offsets]
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    return x.pow(2).mean().sqrt()
+
+
 class Shader:
     """Optimizes one image's perturbation at the working view; can be resumed."""
 
     def __init__(self, x: torch.Tensor, budget: torch.Tensor, encoders: Sequence[torch.nn.Module],
-                 views: Sequence[tuple[tuple[int, int], Sequence[torch.Tensor]]], settings: AttackSettings,
+                 views: Sequence["TrainerView"], settings: AttackSettings,
                  generator: torch.Generator, eot: bool = True) -> None:
-        """``x`` and ``budget`` at the working resolution; ``views``: (shape, per-encoder target
-        latents) for each trainer view looked through, used in turn, step by step."""
+        """``x`` and ``budget`` at the working resolution; ``views``: the trainer views looked
+        through (with their per-encoder targets), used in turn, step by step."""
         self.x, self.budget, self.encoders = x, budget, list(encoders)
-        self.views = [(tuple(shape), list(targets)) for shape, targets in views]
+        self.views = list(views)
         self.settings = settings
         self.simulator = PostingSimulator(generator, enabled=eot)
-        init = torch.randn(x.shape, generator=generator) * settings.init_scale
-        self.w = init.to(x.device).requires_grad_(True)
-        self.optimizer = torch.optim.Adam([self.w], lr=settings.lr)
+        self.u = (torch.randn(x.shape, generator=generator) * settings.init_rms).to(x.device)
         with torch.no_grad():   # per view and encoder: the starting distance, so all weigh alike
-            self.scales = [[float((enc(_channels_last(resize(x, shape))) - z).pow(2).mean().clamp_min(1e-8))
-                            for enc, z in zip(self.encoders, targets)] for shape, targets in self.views]
+            self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
+                            for enc, z in zip(self.encoders, view.targets)] for view in self.views]
         self.steps_done = 0
         self.last_loss = float("nan")
 
     def delta(self) -> torch.Tensor:
-        return self.settings.eps * self.budget * torch.tanh(self.w)
+        return self.budget * self.u
 
     def unit(self) -> torch.Tensor:
-        """The perturbation's pattern before the budget: tanh(w), in [-1, 1]."""
-        return torch.tanh(self.w.detach())
+        """The perturbation's pattern before the budget map, in [-1, 1]."""
+        return self.u / self.settings.eps
+
+    def _project(self, u: torch.Tensor) -> torch.Tensor:
+        s = self.settings
+        u = u.clamp(-s.eps, s.eps)
+        energy = _rms(self.budget * u)
+        return u * (s.rms / energy) if energy > s.rms else u
+
+    def _loss(self, u: torch.Tensor) -> torch.Tensor:
+        shaded = (self.x + self.budget * u).clamp(0, 1)
+        transform = self.simulator.sample()
+        v = self.steps_done % len(self.views)
+        shaded = self.views[v].look(shaded)
+        loss = 0.0
+        for enc, z, scale in zip(self.encoders, self.views[v].targets, self.scales[v]):
+            xt, zt = transform(shaded, z)
+            loss = loss + (enc(_channels_last(xt)) - zt).pow(2).mean() / scale
+        return loss / len(self.encoders)
 
     def run(self, steps: int, on_step: Optional[StepCallback] = None) -> None:
         s = self.settings
         for i in range(steps):
             lr = s.lr * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-            delta = self.delta()
-            shaded = (self.x + delta).clamp(0, 1)
-            transform = self.simulator.sample()
-            v = self.steps_done % len(self.views)
-            shape, targets = self.views[v]
-            shaded = resize(shaded, shape)
-            loss = 0.0
-            for enc, z, scale in zip(self.encoders, targets, self.scales[v]):
-                xt, zt = transform(shaded, z)
-                loss = loss + (enc(_channels_last(xt)) - zt).pow(2).mean() / scale
-            loss = loss / len(self.encoders) + s.energy_weight * (delta / s.eps).pow(2).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            u = self.u.requires_grad_(True)
+            loss = self._loss(u)
+            (grad,) = torch.autograd.grad(loss, u)
+            with torch.no_grad():
+                self.u = self._project(u.detach() - lr * grad / _rms(grad).clamp_min(1e-12))
             self.steps_done += 1
             self.last_loss = float(loss.detach())
             if on_step:

@@ -46,6 +46,11 @@ class LoadedImage:
 def _open(source, name: str) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
+    if isinstance(source, np.ndarray):
+        try:
+            return Image.fromarray(source)
+        except (TypeError, ValueError) as exc:
+            raise ImageError(f"{name}: cannot use this array as an image ({exc}); give H x W x 3 uint8") from None
     if isinstance(source, (bytes, bytearray)):
         if not source:
             raise ImageError(f"{name}: the file is empty (0 bytes); pick the image file itself")

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+import numpy as np
 from PIL import Image
 
 from .errors import OptionsError
 
-ImageSource = Union[str, Path, bytes, Image.Image]
+ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 # progress(step, total, stage): stage is "load", "optimize", "check" or "save".
 # The callback may raise shading.Cancelled to stop the run.
 ProgressCallback = Callable[[int, int, str], None]
@@ -22,11 +23,13 @@ MODES = ("poison", "cloak", "both")
 class Intensity:
     """How much the image may change. ``eps_255`` caps |delta| per pixel (in /255) where the
     image is busiest; the perceptual mask scales it down towards ``flat_floor`` x eps on flat
-    colours and line art. ``min_protection`` is the latent ratio the self-check accepts
-    after a JPEG-85 round trip (lower is stronger)."""
+    colours and line art. ``rms_255`` is the energy budget (RMS of delta at the trainer's
+    view, /255), which sets the PSNR: about 20*log10(255/rms_255) dB. ``min_protection`` is
+    the latent ratio the self-check accepts after a JPEG-85 round trip (lower is stronger)."""
 
     name: str
     eps_255: float
+    rms_255: float
     flat_floor: float
     min_protection: float
 
@@ -43,15 +46,15 @@ class Quality:
 
 INTENSITIES = {
     i.name: i for i in (
-        Intensity("low", 8.0, 0.15, 0.80),
-        Intensity("default", 12.0, 0.15, 0.70),
-        Intensity("high", 16.0, 0.20, 0.60),
+        Intensity("low", 12.0, 4.0, 0.15, 0.85),
+        Intensity("default", 16.0, 6.0, 0.15, 0.75),
+        Intensity("high", 24.0, 8.0, 0.20, 0.70),
     )
 }
 QUALITIES = {
     q.name: q for q in (
         Quality("fast", 12, (512,), 0),
-        Quality("default", 32, (512,), 8),
+        Quality("default", 36, (512,), 8),
         Quality("best", 96, (512, 1024), 24),
     )
 }

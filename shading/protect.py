@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .attack import AttackSettings, Shader
+from .attack import AttackSettings, Shader, trainer_views
 from .encoders import default_model_dirs, load_encoder, resolve_device
 from .imageio import compose, load_image
 from .mask import budget_map, window_for
@@ -63,14 +63,18 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     eps = (options.eps_255 if options.eps_255 is not None else intensity.eps_255) / 255
     shorts = [options.view_size * v // 512 for v in quality.views]
     x_full = to_tensor(loaded.rgb)
-    x_work = to_view(x_full, max(shorts)).to(device)
-    budget = budget_map(x_work, intensity.flat_floor)
-    views = []
-    for short in shorts:
-        shape = view_shape(*x_full.shape[-2:], short)
-        x_view = resize(x_work, shape)
-        views.append((shape, [builder.latent(enc, x_view) for enc in encoders]))
-    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps), generator, eot=options.eot)
+    # The perturbation lives at the image's own resolution (capped at twice the largest
+    # view), and every step goes through the same antialiased resize a trainer applies,
+    # so what survives that resize is what gets optimized.
+    full_hw = tuple(x_full.shape[-2:])
+    work_hw = full_hw if min(full_hw) <= 2 * max(shorts) else view_shape(*full_hw, 2 * max(shorts))
+    x_work = resize(x_full, work_hw).to(device)
+    budget = budget_map(x_work, intensity.flat_floor, window_for(*work_hw, options.view_size))
+    views = [view for short in shorts for view in trainer_views(view_shape(*full_hw, short))]
+    for view in views:
+        view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
+    rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike
+    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator, eot=options.eot)
     shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
 
     rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)

@@ -127,6 +127,15 @@ class TargetBuilder:
         return self._finish(encoder, anchor, x_view)
 
     @torch.no_grad()
+    def view_latent(self, encoder, view, x_work: torch.Tensor) -> torch.Tensor:
+        """Target latent for a TrainerView (a crop of a resized view) of the image ``x_work``."""
+        x_crop = view.look(x_work)
+        anchor = None
+        if self.anchor is not None:
+            anchor = view.look(self._anchor_view(view.shape, x_crop)).contiguous(memory_format=torch.channels_last)
+        return self._finish(encoder, anchor, x_crop)
+
+    @torch.no_grad()
     def crop_latent(self, encoder, x_crop: torch.Tensor, view_shape) -> torch.Tensor:
         """Target latent for the trainer's centre crop of a view of shape ``view_shape``."""
         anchor = None
