@@ -7,9 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from shading import ShadeError
-from shading.bench import format_table, run_bench
-
 from .common import add_shading_arguments, options_from, settings_or_exit
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
@@ -64,6 +61,9 @@ def default_anchor() -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shading import ShadeError
+    from shading.bench import format_table, run_bench
+
     settings, _ = settings_or_exit()
     inputs = args.inputs
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "images"

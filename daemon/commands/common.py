@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from shading import ProtectOptions
+if TYPE_CHECKING:
+    from shading import ProtectOptions
 
 from ..config import ConfigError, Paths, Settings, load_settings
 
@@ -38,7 +39,9 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--view-size", type=int, help=argparse.SUPPRESS)    # testing: a smaller trainer view
 
 
-def options_from(args: argparse.Namespace, settings: Settings) -> ProtectOptions:
+def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOptions":
+    from shading import ProtectOptions   # torch loads only for the commands that shade
+
     mode = args.mode or settings.mode
     target: Optional[str] = args.target
     if mode != "cloak" and not args.anchor and not target:

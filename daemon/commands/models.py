@@ -7,11 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from shading import ShadeError, available_encoders
-from shading.hub import pull
-from shading.imageio import load_image, write_new_file
-from shading.targets import library_concepts, normalize_concept
-
 from .common import settings_or_exit
 
 
@@ -33,13 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from shading import available_encoders
+
     settings, _ = settings_or_exit()
     print(f"model folders: {', '.join(str(d) for d in settings.model_dirs)}")
     for info in available_encoders(settings.model_dirs):
         state = f"installed  {info.location}" if info.installed else f"missing    shade models pull {info.name}"
         print(f"  {info.name:<9} {info.kind:<5} {state}")
-    missing = [n for n in settings.encoders
-               if not any(i.name == n and i.installed for i in available_encoders(settings.model_dirs))]
+    installed = {i.name for i in available_encoders(settings.model_dirs) if i.installed}
+    missing = [n for n in settings.encoders if n not in installed]
     if missing:
         print(f"shade: the configured encoder(s) {', '.join(missing)} are missing: run "
               f"`shade models pull {missing[0]}` or set SHADE_MODEL_DIR", file=sys.stderr)
@@ -48,6 +45,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
+    from shading import ShadeError
+    from shading.hub import pull
+
     settings, _ = settings_or_exit()
     try:
         where = pull(args.name, Path(settings.model_dirs[0]))
@@ -59,6 +59,8 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 def run_anchor_list(args: argparse.Namespace) -> int:
+    from shading.targets import library_concepts
+
     settings, _ = settings_or_exit()
     concepts = library_concepts(settings.anchor_dirs)
     print(f"anchor folders: {', '.join(str(d) for d in settings.anchor_dirs)}")
@@ -67,12 +69,24 @@ def run_anchor_list(args: argparse.Namespace) -> int:
 
 
 def run_anchor_add(args: argparse.Namespace) -> int:
+    from shading import ShadeError
+    from shading.imageio import load_image, write_new_file
+    from shading.targets import ANCHOR_EXTENSIONS, normalize_concept
+
     settings, _ = settings_or_exit()
     try:
         concept = normalize_concept(args.name)
-        load_image(args.image)                      # refuse what cannot be used as an anchor
-        data = Path(args.image).read_bytes()
-        suffix = Path(args.image).suffix.lower() or ".png"
+        loaded = load_image(args.image)             # refuse what cannot be used as an anchor
+        suffix = Path(args.image).suffix.lower()
+        if suffix in ANCHOR_EXTENSIONS:
+            data = Path(args.image).read_bytes()
+        else:                                       # keep the library to formats it looks for
+            import io
+
+            from PIL import Image
+            buf = io.BytesIO()
+            Image.fromarray(loaded.rgb).save(buf, format="PNG")
+            data, suffix = buf.getvalue(), ".png"
         dest = write_new_file(Path(settings.anchor_dirs[0]) / f"{concept}{suffix}", data)
     except ShadeError as exc:
         print(f"shade: {exc}", file=sys.stderr)

@@ -9,9 +9,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from shading import ShadeError, protect
-from shading.imageio import output_name
-
 from .common import add_shading_arguments, options_from, settings_or_exit
 
 JSON_KEYS = ("mode", "target", "width", "height", "encoders", "steps", "seconds", "psnr", "ssim", "linf_255",
@@ -40,6 +37,9 @@ def free_path(folder: Path, name: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from shading import ShadeError, protect
+    from shading.imageio import output_name
+
     settings, _ = settings_or_exit()
     options = options_from(args, settings)
     out_dir = Path(args.out)
