@@ -43,7 +43,7 @@ def find_anchor(concept: str, anchor_dirs: Sequence[Path]) -> Optional[Path]:
     return None
 
 
-def _text_to_image_folder(model_dirs: Sequence[Path]) -> Optional[Path]:
+def text_to_image_folder(model_dirs: Sequence[Path]) -> Optional[Path]:
     """A diffusers text-to-image pipeline the user installed (a folder with model_index.json)."""
     for root in model_dirs:
         for name in ("text-to-image", "sd-turbo", "sdxl-turbo"):
@@ -78,16 +78,29 @@ def resolve_anchor(anchor, target: Optional[str], anchor_dirs: Sequence[Path],
     concept = normalize_concept(target or "")
     path = find_anchor(concept, anchor_dirs)
     if path is None:
-        pipeline = _text_to_image_folder(model_dirs)
+        pipeline = text_to_image_folder(model_dirs)
         if pipeline is not None and anchor_dirs:
             path = generate_anchor(concept, pipeline, Path(anchor_dirs[0]), device)
     if path is None:
-        known = library_concepts(anchor_dirs)
-        listing = ", ".join(known) if known else "none yet"
-        raise AnchorNotFound(
-            f"no anchor image for target {concept!r} (concepts available: {listing}). "
-            f"Add one with `shade anchors add {concept} IMAGE`, or pass --anchor IMAGE")
+        raise _no_anchor(concept, anchor_dirs)
     return load_image(path).rgb, concept
+
+
+def _no_anchor(concept: str, anchor_dirs: Sequence[Path]) -> AnchorNotFound:
+    known = library_concepts(anchor_dirs)
+    listing = ", ".join(known) if known else "none yet"
+    return AnchorNotFound(
+        f"no anchor image for target {concept!r} (concepts available: {listing}). "
+        f"Add one with `shade anchors add {concept} IMAGE`, or give an anchor image")
+
+
+def check_target(target: str, anchor_dirs: Sequence[Path], model_dirs: Sequence[Path]) -> str:
+    """The normalized concept when an anchor can be had for it (in the library, or rendered
+    by an installed text-to-image pipeline); else AnchorNotFound listing what there is."""
+    concept = normalize_concept(target)
+    if find_anchor(concept, anchor_dirs) is None and text_to_image_folder(model_dirs) is None:
+        raise _no_anchor(concept, anchor_dirs)
+    return concept
 
 
 def restyle(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:

@@ -144,6 +144,12 @@ class Delivery:
                     meta["ready"] = str(dest)
                     self.store.update_folder(job.id, meta)
                     log.info("ready: %s", dest)
+                    m = job.measurements or {}
+                    if m.get("weak"):   # like Glaze's INCOMPLETE mark: say so beside the result
+                        write_reason(dest.parent, f"{dest.name}.weak",
+                                     f"{rel}: protection fell short of the '{m.get('intensity')}' intensity's "
+                                     f"threshold after a JPEG-85 round trip (latent ratio "
+                                     f"{m.get('latent_ratio_jpeg85')}); shade it again with intensity high")
                 if meta.get("moved_to") is None:
                     if _same_file(src, meta):
                         moved = move_no_clobber(src, self.layout.originals / rel.parent, rel.name)

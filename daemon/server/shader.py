@@ -4,14 +4,12 @@ only talk to a running daemon start fast."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..config import Settings
 
 OPTION_FIELDS = ("mode", "target", "intensity", "quality")
-_TARGET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
 
 
 def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
@@ -21,30 +19,12 @@ def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
     return library_concepts(anchor_dirs)
 
 
-def _can_generate_anchors(model_dirs: tuple[Path, ...]) -> bool:
-    """The core renders a missing anchor when the user installed a text-to-image pipeline."""
-    from shading import targets
-
-    finder = getattr(targets, "_text_to_image_folder", None)
-    return bool(finder and finder(model_dirs))
-
-
 def check_target(target: str, settings: Settings) -> None:
-    """Raise the core's errors for a target name that is malformed or has no anchor image,
-    so the caller hears it at once rather than from a failed job."""
-    from shading import OptionsError
-    from shading.targets import find_anchor, normalize_concept
+    """Raise the core's error for a target that is malformed or has no anchor image, so the
+    caller hears it at once rather than from a failed job."""
+    from shading.targets import check_target as core_check_target
 
-    if not _TARGET_RE.match(target):
-        raise OptionsError(f"target {target!r} is not a concept name (letters, digits, space, _ or -; at most 64)")
-    concept = normalize_concept(target)
-    if find_anchor(concept, settings.anchor_dirs) is None and not _can_generate_anchors(settings.model_dirs):
-        from shading import AnchorNotFound
-
-        known = ", ".join(known_targets(settings.anchor_dirs)) or "none yet"
-        dirs = ", ".join(str(d) for d in settings.anchor_dirs) or "(no anchor folders configured)"
-        raise AnchorNotFound(f"no anchor image for target {concept!r}: put {concept}.png in one of {dirs}, "
-                             f"upload an anchor image, or pick a known target ({known})")
+    core_check_target(target, settings.anchor_dirs, settings.model_dirs)
 
 
 def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool, has_style: bool) -> dict[str, Any]:

@@ -25,7 +25,9 @@ def layout(env: dict) -> dict[str, Path]:
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file below ``folder`` but the notes that mark weakly protected results."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.endswith(".weak.txt")}
 
 
 async def wait_for(check, timeout: float = 90.0, what: str = "condition"):
@@ -125,6 +127,13 @@ async def test_live_drops_nothing_lost(make_client, shade_env, tmp_path):
     jobs = list(app[SERVICE].store.iter_jobs())
     assert sorted(j.filename for j in jobs) == sorted(expected_ready)
     assert all(j.status == "done" for j in jobs)
+    # A weakly protected result is marked beside it, as Glaze marks INCOMPLETE files.
+    for j in jobs:
+        note = d["ready"] / f"{j.filename}.weak.txt"
+        assert note.exists() == bool(j.measurements["weak"]), j.filename
+        if note.exists():
+            assert "intensity high" in note.read_text() and j.filename in note.read_text()
+    assert any(j.measurements["weak"] for j in jobs), "3 steps at a 64-pixel view cannot pass the self-check"
 
 
 async def test_failed_job_goes_to_rejected_with_reason(make_client, shade_env, anchor_dir, tmp_path):

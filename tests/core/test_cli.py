@@ -1,0 +1,121 @@
+"""``shade protect``, ``shade models``, ``shade anchors`` and ``shade bench`` as a user runs them."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHADE = str(Path(sys.executable).with_name("shade"))
+FAST = ["--view-size", "64", "--steps", "2", "--quality", "fast", "--seed", "3"]
+
+
+def run_shade(args, home: Path, model_dir=None, anchor_dir=None, extra_env=None, timeout=300):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
+    env["SHADE_HOME"] = str(home)
+    if model_dir is not None:
+        env["SHADE_MODEL_DIR"] = str(model_dir)
+    if anchor_dir is not None:
+        env["SHADE_ANCHOR_DIR"] = str(anchor_dir)
+    env.update(extra_env or {})
+    return subprocess.run([SHADE, *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def inputs(tmp_path, cat_array):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(cat_array[:128, :160]).save(folder / "good.png")
+    Image.fromarray(cat_array[:96, :96]).save(folder / "photo.jpg", quality=90)
+    (folder / "notes.png").write_text("this is not an image")
+    data = (folder / "good.png").read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 3])
+    Image.new("RGB", (300, 300)).save(folder / "big.png")
+    return folder
+
+
+def test_protect_json_and_every_bad_input(tmp_path, inputs, model_dir, anchor_dir):
+    out = tmp_path / "out"
+    names = ["good.png", "missing.png", "notes.png", "truncated.png", "big.png", "photo.jpg"]
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    res = run_shade(["protect", *[inputs / n for n in names], "--out", out, "--json", "--target", "cat", *FAST],
+                    tmp_path / "home", model_dir, anchor_dir, {"SHADE_MAX_PIXELS": "50000"})
+    assert res.returncode == 1
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [Path(r["input"]).name for r in records] == ["good.png", "photo.jpg"]
+    for r in records:
+        for key in ("input", "output", "mode", "target", "width", "height", "encoders", "steps", "seconds", "psnr",
+                    "ssim", "linf_255", "latent_ratio", "latent_ratio_jpeg85"):
+            assert key in r
+        assert r["mode"] == "poison" and r["target"] == "cat" and r["encoders"] == ["taef2"]
+        shaded = Image.open(r["output"])
+        assert shaded.size == (r["width"], r["height"])
+    assert Image.open(out / "photo.jpg").format == "JPEG"
+    errors = [line for line in res.stderr.splitlines() if line.startswith("shade:")]
+    assert len(errors) == 4, res.stderr
+    assert "no such file" in errors[0] and "not an image" in errors[1]
+    assert "truncated" in errors[2] and "megapixels" in errors[3]
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before, "inputs are never touched"
+    # A second run never overwrites: the new result gets a suffix.
+    res2 = run_shade(["protect", inputs / "good.png", "--out", out, "--target", "cat", *FAST],
+                     tmp_path / "home", model_dir, anchor_dir)
+    assert res2.returncode == 0 and (out / "good-1.png").exists()
+
+
+def test_missing_model_and_missing_anchor_are_one_clear_line(tmp_path, inputs, model_dir, anchor_dir):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    res = run_shade(["protect", inputs / "good.png", "--out", tmp_path / "o", "--target", "cat", *FAST],
+                    tmp_path / "home", empty, anchor_dir)
+    assert res.returncode == 1 and "shade models pull taef2" in res.stderr
+    res = run_shade(["protect", inputs / "good.png", "--out", tmp_path / "o", "--target", "dog", *FAST],
+                    tmp_path / "home", model_dir, anchor_dir)
+    assert res.returncode == 1
+    assert "no anchor image for target 'dog'" in res.stderr and "cat" in res.stderr
+    res = run_shade(["protect", inputs / "good.png", "--out", tmp_path / "o", "--anchor", inputs / "notes.png",
+                     *FAST], tmp_path / "home", model_dir, anchor_dir)
+    assert res.returncode == 1 and "anchor image cannot be used" in res.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_models_and_anchors_commands(tmp_path, model_dir, cat_array):
+    home = tmp_path / "home"
+    res = run_shade(["models"], home, model_dir)
+    assert res.returncode == 0
+    line = next(l for l in res.stdout.splitlines() if l.strip().startswith("taef2"))
+    assert "installed" in line and str(model_dir) in line
+    assert "missing    shade models pull taesd" in res.stdout
+    empty = tmp_path / "none"
+    empty.mkdir()
+    res = run_shade(["models"], home, empty)
+    assert res.returncode == 1 and "shade models pull taef2" in res.stderr
+
+    Image.fromarray(cat_array).save(tmp_path / "kitty.gif")
+    res = run_shade(["anchors", "add", "Cat", tmp_path / "kitty.gif"], home)
+    assert res.returncode == 0, res.stderr
+    assert (home / "data" / "anchors" / "cat.png").exists()
+    assert "concepts: cat" in run_shade(["anchors"], home).stdout
+    res = run_shade(["anchors", "add", "cat", tmp_path / "kitty.gif"], home)
+    assert res.returncode == 1 and "never overwrites" in res.stderr
+
+
+def test_bench_prints_the_table_and_writes_json(tmp_path, model_dir, shared_images):
+    img = tmp_path / "imgs"
+    img.mkdir()
+    shutil.copy(shared_images / "woman-with-hat-matisse.jpg", img)
+    report = tmp_path / "bench.json"
+    res = run_shade(["bench", img, "--json", report, "--reference-steps", "3", *FAST], tmp_path / "home", model_dir)
+    assert res.returncode == 0, res.stderr
+    assert "MEDIAN" in res.stdout and "shade / reference" in res.stdout and "jpeg85" in res.stdout
+    data = json.loads(report.read_text())
+    assert [r["method"] for r in data["rows"]] == ["shade", "reference"]
+    assert data["rows"][1]["steps"] == 3 and data["device"] == "cpu"
+    for row in data["rows"]:
+        assert set(row["ratios"]) == {"view512", "jpeg95", "jpeg85", "jpeg75", "down0.5", "noise0.05"}
+        assert all(0 < v < 2 for v in row["ratios"].values())
+    assert data["encoder_step_ms_512"] > 0
