@@ -47,7 +47,7 @@ class Quality:
 INTENSITIES = {
     i.name: i for i in (
         Intensity("low", 12.0, 4.0, 0.15, 0.85),
-        Intensity("default", 16.0, 6.0, 0.15, 0.75),
+        Intensity("default", 16.0, 5.5, 0.15, 0.75),
         Intensity("high", 24.0, 8.0, 0.20, 0.70),
     )
 }
