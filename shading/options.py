@@ -36,12 +36,16 @@ class Intensity:
 
 @dataclass(frozen=True)
 class Quality:
-    """How hard to look: optimizer steps, and the trainer views (short sides) looked through."""
+    """How hard to look: optimizer steps, the trainer views (short sides) looked through, and
+    whether each step goes through a simulated post-upload transformation (EOT). With few
+    steps the transformations' noise costs more protection than it buys (see README), so
+    only ``best`` uses them unless asked."""
 
     name: str
     steps: int
     views: tuple[int, ...]
     check_steps: int          # extra steps the self-check may spend when protection fell short
+    eot: bool
 
 
 INTENSITIES = {
@@ -53,9 +57,9 @@ INTENSITIES = {
 }
 QUALITIES = {
     q.name: q for q in (
-        Quality("fast", 12, (512,), 0),
-        Quality("default", 36, (512,), 8),
-        Quality("best", 96, (512, 1024), 24),
+        Quality("fast", 12, (512,), 0, False),
+        Quality("default", 36, (512,), 8, False),
+        Quality("best", 96, (512, 1024), 24, True),
     )
 }
 
@@ -77,7 +81,7 @@ class ProtectOptions:
     view_size: int = 512                       # the trainer's short side; tests use less
     steps: Optional[int] = None                # overrides the quality preset's step count
     eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
-    eot: bool = True                           # optimize through simulated recompression/resizing
+    eot: Optional[bool] = None                 # simulate recompression/resizing; None: the quality decides
     self_check: bool = True
 
     def validate(self) -> None:

@@ -74,7 +74,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     for view in views:
         view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
     rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike
-    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator, eot=options.eot)
+    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator,
+                    eot=quality.eot if options.eot is None else options.eot)
     shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
 
     rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)

@@ -6,8 +6,9 @@ from shading import ProtectOptions, protect
 
 
 def test_eot_lowers_the_ratio_after_a_real_jpeg85(model_dir, anchor_dir, photo):
-    image = photo[96:416, 96:416]                # 320 x 320: the perturbation lives at full size
-    common = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(model_dir,), view_size=256, seed=5,
+    """At the trainer's real 512 view (the 8x8 JPEG blocks at their real scale)."""
+    image = photo
+    common = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(model_dir,), view_size=512, seed=5,
                   steps=24, self_check=False)
     with_eot = protect(image, ProtectOptions(eot=True, **common)).measurements
     without = protect(image, ProtectOptions(eot=False, **common)).measurements
