@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .errors import AnchorNotFound, ImageError
+from .errors import AnchorNotFound, ImageError, OptionsError
 from .imageio import load_image
 from .views import cover, to_tensor, to_view, trainer_crop
 
@@ -21,7 +21,7 @@ _CONCEPT = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,63}$")
 def normalize_concept(name: str) -> str:
     concept = name.strip().lower()
     if not _CONCEPT.match(concept):
-        raise AnchorNotFound(f"{name!r} is not a concept name; use letters, digits, spaces, '-' or '_' (e.g. cat)")
+        raise OptionsError(f"{name!r} is not a concept name; use letters, digits, spaces, '-' or '_' (e.g. cat)")
     return concept
 
 

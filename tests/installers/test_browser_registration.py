@@ -5,6 +5,7 @@ starts the host through the installed launcher, and the Shade extension gets the
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,16 +52,21 @@ def test_chromium_pairs_through_the_installed_host(home, env):
     user_data = home / ".config" / "chromium"
     assert (user_data / "NativeMessagingHosts" / f"{NATIVE_HOST_NAME}.json").is_file()
 
-    with sync_playwright() as p:
-        # The extension as the user loads it: the copy `shade install` made.
-        context = _launch(p, user_data, ctx.installed_extension_dir, home)
-        try:
-            worker = _service_worker(context)
-            assert worker.url.startswith(CHROME_ORIGIN + "/"), "the copied extension kept its pinned ID"
-            reply = worker.evaluate(
-                "(name) => chrome.runtime.sendNativeMessage(name, {type: 'pair'})", NATIVE_HOST_NAME)
-        finally:
-            context.close()
+    def pair() -> dict:
+        with sync_playwright() as p:
+            # The extension as the user loads it: the copy `shade install` made.
+            context = _launch(p, user_data, ctx.installed_extension_dir, home)
+            try:
+                worker = _service_worker(context)
+                assert worker.url.startswith(CHROME_ORIGIN + "/"), "the copied extension kept its pinned ID"
+                return worker.evaluate(
+                    "(name) => chrome.runtime.sendNativeMessage(name, {type: 'pair'})", NATIVE_HOST_NAME)
+            finally:
+                context.close()
+
+    # Its own thread: another suite's session-wide Playwright may hold this thread's loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reply = pool.submit(pair).result(timeout=120)
 
     token = load_token(load_settings(env), Paths.resolve(env), create=False)
     assert reply["ok"] is True, reply
