@@ -27,6 +27,11 @@ EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "B
 JPEG_QUALITY = 95
 _GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
+# mkstemp makes 0600 files; results get the permissions any new file would (read at import,
+# while nothing else runs: os.umask can only be read by setting it).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 
 
 @dataclass
@@ -167,6 +172,7 @@ def write_new_file(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
         try:
             os.link(tmp, path)          # atomic, and refuses to replace an existing file
         except FileExistsError:

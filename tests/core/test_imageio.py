@@ -87,6 +87,9 @@ def test_write_new_file_is_atomic_and_never_overwrites(tmp_path):
         write_new_file(target, b"second")
     assert target.read_bytes() == b"first"
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"], "no temporary files left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask, "a result is readable like any new file"
 
 
 def test_output_names_follow_the_format():
