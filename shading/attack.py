@@ -89,7 +89,6 @@ class Shader:
             self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
                             for enc, z in zip(self.encoders, view.targets)] for view in self.views]
         self.steps_done = 0
-        self.last_loss = float("nan")
 
     def delta(self) -> torch.Tensor:
         return self.budget * self.u
@@ -125,7 +124,6 @@ class Shader:
             with torch.no_grad():
                 self.u = self._project(u.detach() - lr * grad / _rms(grad).clamp_min(1e-12))
             self.steps_done += 1
-            self.last_loss = float(loss.detach())
             if on_step:
                 on_step(self.steps_done)
 

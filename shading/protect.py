@@ -24,11 +24,9 @@ def _noop(step: int, total: int, stage: str) -> None:
     pass
 
 
-def render_full(x_full: torch.Tensor, unit: torch.Tensor, eps: float, floor: float, view_size: int) -> np.ndarray:
+def render_full(x_full: torch.Tensor, unit: torch.Tensor, eps: float, budget_full: torch.Tensor) -> np.ndarray:
     """Bring the optimized pattern to the image's own size under the full-resolution budget."""
-    h, w = x_full.shape[-2:]
-    budget = budget_map(x_full, floor, window_for(h, w, view_size))
-    delta = resize(unit.float().cpu(), (h, w)) * eps * budget
+    delta = resize(unit.float().cpu(), tuple(x_full.shape[-2:])) * eps * budget_full
     return to_uint8(x_full + delta)
 
 
@@ -78,14 +76,17 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
                     eot=quality.eot if options.eot is None else options.eot)
     shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
 
-    rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)
+    # The full-resolution budget: the working one when the work happens at full size.
+    budget_full = budget.cpu() if work_hw == full_hw else budget_map(
+        x_full, intensity.flat_floor, window_for(*full_hw, options.view_size))
+    rgb = render_full(x_full, shader.unit(), eps, budget_full)
     meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
     ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
     # protection must stay under the intensity's threshold; if not, keep working.
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
         shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
-        rgb = render_full(x_full, shader.unit(), eps, intensity.flat_floor, options.view_size)
+        rgb = render_full(x_full, shader.unit(), eps, budget_full)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     report(total, total, "save")
 
