@@ -22,6 +22,7 @@ from .encoders import default_model_dirs, load_encoder, resolve_device
 from .imageio import load_image
 from .metrics import ATTACKS, RatioMeter, flat_textured_energy, linf_255, psnr, ssim
 from .options import ProtectOptions
+from .precision import autocast, optimizer_dtype
 from .protect import protect
 from .targets import TargetBuilder, resolve_anchor
 from .views import resize, to_tensor, to_uint8, to_view
@@ -54,14 +55,16 @@ def measure(name: str, method: str, original: np.ndarray, shaded: np.ndarray, me
                flat_textured_energy(original, shaded), weak)
 
 
-def encoder_step_ms(encoder, device: str, size: int, repeats: int = 3) -> float:
-    """Median milliseconds of one forward+backward pass at size x size."""
+def encoder_step_ms(encoder, device: str, size: int, dtype: Optional[torch.dtype] = None, repeats: int = 3) -> float:
+    """Median milliseconds of one forward+backward pass at size x size (autocast to ``dtype``)."""
     x = torch.rand(1, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
     times = []
     for _ in range(repeats):
         x.requires_grad_(True)
         start = time.perf_counter()
-        encoder(x).square().mean().backward()
+        with autocast(device, dtype):
+            latent = encoder(x)
+        latent.float().square().mean().backward()
         if device == "cuda":
             torch.cuda.synchronize()
         times.append((time.perf_counter() - start) * 1000)
@@ -103,8 +106,14 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
             rows.append(measure(name, "reference", original, ref, meter, options.encoders, seconds, reference_steps))
             log(f"  {name}: reference done in {seconds:.1f}s")
 
+    dtype = optimizer_dtype(device, options.precision)
+    precision = str(dtype).replace("torch.", "") if dtype else "float32"
     speed = {f"encoder_step_ms_{s}": round(encoder_step_ms(encoders[0], device, s), 1) for s in (512, 1024)}
+    if dtype is not None:
+        speed.update({f"encoder_step_ms_{s}_{precision}": round(encoder_step_ms(encoders[0], device, s, dtype), 1)
+                      for s in (512, 1024)})
     report = {"device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
+              "precision": precision,
               "mode": options.mode, "intensity": options.intensity, "quality": options.quality,
               "reference": {"eps": reference_eps, "steps": reference_steps},
               "rows": [r.__dict__ for r in rows], "medians": medians(rows), **speed}
@@ -132,7 +141,8 @@ def format_table(report: dict[str, Any]) -> str:
         f" {'PSNR':>6} {'SSIM':>6} {'max|d|':>6} {'sec':>7} {'steps':>5}"
     lines = [f"device: {report['device']} ({report['torch_threads']} threads)  encoders: "
              f"{', '.join(report['encoders'])}  mode: {report['mode']}  intensity: {report['intensity']}  "
-             f"quality: {report['quality']}", "latent ratio r = |E(s)-E(a)| / |E(o)-E(a)| (lower is stronger)", head]
+             f"quality: {report['quality']}  Shade's optimizer: {report.get('precision', 'float32')}, "
+             f"reference: float32", "latent ratio r = |E(s)-E(a)| / |E(o)-E(a)| (lower is stronger)", head]
     for r in report["rows"]:
         weak = " weak" if r.get("weak") else ""
         lines.append(f"{r['image'][:28]:<28} {r['method']:<9} " + " ".join(f"{r['ratios'][a]:>9.3f}" for a in attacks)
@@ -150,6 +160,11 @@ def format_table(report: dict[str, Any]) -> str:
                        f"{ref['seconds'] / max(s['seconds'], 1e-9):>6.1f}x faster")
         lines.append(f"flat/textured energy: shade {s['energy_flat'] / max(s['energy_textured'], 1e-12):.3f}, "
                      f"reference {ref['energy_flat'] / max(ref['energy_textured'], 1e-12):.3f}")
-    lines.append(f"encoder step (forward+backward): {report['encoder_step_ms_512']:.0f} ms at 512^2, "
-                 f"{report['encoder_step_ms_1024']:.0f} ms at 1024^2")
+    precision = report.get("precision", "float32")
+    step = f"encoder step (forward+backward): {report['encoder_step_ms_512']:.0f} ms at 512^2, " \
+           f"{report['encoder_step_ms_1024']:.0f} ms at 1024^2 in float32"
+    if f"encoder_step_ms_512_{precision}" in report:
+        step += f"; {report[f'encoder_step_ms_512_{precision}']:.0f} ms and " \
+                f"{report[f'encoder_step_ms_1024_{precision}']:.0f} ms in {precision} (Shade's optimizer)"
+    lines.append(step)
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import OptionsError
+from .precision import PRECISIONS
 
 ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 # progress(step, total, stage): stage is "load", "optimize", "check" or "save".
@@ -37,15 +38,18 @@ class Intensity:
 @dataclass(frozen=True)
 class Quality:
     """How hard to look: optimizer steps, the trainer views (short sides) looked through, and
-    whether each step goes through a simulated post-upload transformation (EOT). With few
-    steps the transformations' noise costs more protection than it buys (see README), so
-    only ``best`` uses them unless asked."""
+    the weight of a simulated post-upload transformation (EOT) in each step's loss. A weight
+    between 0 and 1 costs two encoder passes a step (one clean, one transformed); 0 is one
+    clean pass, for ``fast``."""
 
     name: str
     steps: int
     views: tuple[int, ...]
     check_steps: int          # extra steps the self-check may spend when protection fell short
-    eot: bool
+    eot: float
+
+
+ROBUST_EOT = 0.5              # the EOT weight ``--robust`` turns on where a preset has none
 
 
 INTENSITIES = {
@@ -57,9 +61,9 @@ INTENSITIES = {
 }
 QUALITIES = {
     q.name: q for q in (
-        Quality("fast", 12, (512,), 0, False),
-        Quality("default", 36, (512,), 8, False),
-        Quality("best", 96, (512, 1024), 24, True),
+        Quality("fast", 12, (512,), 0, 0.0),
+        Quality("default", 36, (512,), 8, 0.5),
+        Quality("best", 96, (512, 1024), 24, 0.5),
     )
 }
 
@@ -83,6 +87,7 @@ class ProtectOptions:
     eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
     eot: Optional[bool] = None                 # simulate recompression/resizing; None: the quality decides
     self_check: bool = True
+    precision: str = "auto"                    # optimizer passes: auto (bfloat16 where native), float32, bfloat16
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -91,6 +96,8 @@ class ProtectOptions:
             raise OptionsError(f"intensity must be one of {', '.join(INTENSITIES)}, not {self.intensity!r}")
         if self.quality not in QUALITIES:
             raise OptionsError(f"quality must be one of {', '.join(QUALITIES)}, not {self.quality!r}")
+        if self.precision not in PRECISIONS:
+            raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.encoders:
             raise OptionsError("at least one encoder is needed (e.g. taef2)")
         if self.view_size < 64 or self.view_size % 8:
@@ -107,6 +114,13 @@ class ProtectOptions:
     @property
     def quality_preset(self) -> Quality:
         return QUALITIES[self.quality]
+
+    @property
+    def eot_weight(self) -> float:
+        preset = self.quality_preset.eot
+        if self.eot is None:
+            return preset
+        return (preset or ROBUST_EOT) if self.eot else 0.0
 
 
 @dataclass

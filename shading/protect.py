@@ -16,6 +16,7 @@ from .imageio import compose, load_image
 from .mask import budget_map, window_for
 from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim
 from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
+from .precision import optimizer_dtype
 from .targets import TargetBuilder, resolve_anchor
 from .views import resize, to_tensor, to_uint8, to_view, view_shape
 
@@ -73,7 +74,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
     rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike
     shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator,
-                    eot=quality.eot if options.eot is None else options.eot)
+                    eot=options.eot_weight,
+                    dtype=optimizer_dtype(device, options.precision))
     shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
 
     # The full-resolution budget: the working one when the work happens at full size.

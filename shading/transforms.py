@@ -106,9 +106,8 @@ Transform = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Te
 class PostingSimulator:
     """Samples one post-upload transformation per optimization step."""
 
-    def __init__(self, generator: torch.Generator, enabled: bool = True, max_shift_cells: int = 2) -> None:
+    def __init__(self, generator: torch.Generator, max_shift_cells: int = 2) -> None:
         self.generator = generator
-        self.enabled = enabled
         self.max_shift_cells = max_shift_cells
 
     def _uniform(self, low: float, high: float) -> float:
@@ -140,8 +139,6 @@ class PostingSimulator:
         return lambda x: gaussian_blur(x, sigma)
 
     def sample(self) -> Transform:
-        if not self.enabled:
-            return lambda x, z: (x, z)
         op = self._pixel_op()
         cells = self.max_shift_cells
         dy, dx = (int(torch.randint(0, cells + 1, (2,), generator=self.generator)[i]) for i in range(2))

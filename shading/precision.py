@@ -1,0 +1,42 @@
+"""Reduced-precision encoder passes where the hardware runs them natively.
+
+The optimizer only needs the gradient's direction; a bfloat16 pass gives it to within
+about 1 % (cosine 0.99 against float32 on taef2) at a third of the cost on CPUs with
+AVX512-BF16 or AMX, and on CUDA GPUs. Measurements always run in float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator, Optional
+
+import torch
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def _cpu_has_native_bf16() -> bool:
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+
+
+def optimizer_dtype(device: str, precision: str = "auto") -> Optional[torch.dtype]:
+    """The autocast dtype for the optimizer's encoder passes on ``device``; None: float32."""
+    if precision == "float32":
+        return None
+    if precision == "bfloat16":
+        return torch.bfloat16
+    if device == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "cpu" and _cpu_has_native_bf16():
+        return torch.bfloat16
+    return None   # MPS, and CPUs that would emulate bfloat16 (slower than float32)
+
+
+@contextlib.contextmanager
+def autocast(device: str, dtype: Optional[torch.dtype]) -> Iterator[None]:
+    if dtype is None:
+        yield
+        return
+    with torch.autocast(device_type=device.split(":")[0], dtype=dtype):
+        yield
