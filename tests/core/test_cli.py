@@ -119,3 +119,20 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, model_dir, shared_imag
         assert set(row["ratios"]) == {"view512", "jpeg95", "jpeg85", "jpeg75", "down0.5", "noise0.05"}
         assert all(0 < v < 2 for v in row["ratios"].values())
     assert data["encoder_step_ms_512"] > 0
+
+
+@pytest.mark.parametrize("argv, eot, precision", [
+    ([], None, "auto"),
+    (["--robust"], True, "auto"),
+    (["--no-robust", "--precision", "float32"], False, "float32"),
+])
+def test_robust_and_precision_flags_reach_the_options(tmp_path, argv, eot, precision):
+    from daemon.cli import build_parser
+    from daemon.commands.common import options_from
+    from daemon.config import load_settings
+
+    args = build_parser().parse_args(["protect", "x.png", "--out", str(tmp_path), *argv])
+    options = options_from(args, load_settings(env={"SHADE_HOME": str(tmp_path / "home")}))
+    assert options.eot is eot and options.precision == precision
+    expected = {None: 0.5, True: 0.5, False: 0.0}[eot]    # the default quality mixes in a transformed pass
+    assert options.eot_weight == expected

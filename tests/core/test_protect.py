@@ -1,7 +1,9 @@
 """The shading core on the real taef2 weights, at small views so the suite stays quick."""
 
+import functools
 import hashlib
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -98,6 +100,20 @@ def test_flat_colour_gets_a_third_of_the_textured_energy_or_less(model_dir, anch
     result = protect(png_bytes(img), _opts(model_dir, anchor_dir, steps=6, self_check=False))
     e = flat_textured_energy(img, np.asarray(result.image))
     assert e["energy_flat"] <= e["energy_textured"] / 3, e
+
+
+def test_default_budget_keeps_a_painting_sharp(model_dir, anchor_dir, shared_images, monkeypatch):
+    """PSNR >= 32 dB and SSIM >= 0.90 at full size on the painting with the most flat colour,
+    and the damped luminance is what buys SSIM: a plain RGB pattern at the same PSNR scores lower."""
+    painting = shared_images / "woman-with-hat-matisse.jpg"
+    opts = _opts(model_dir, anchor_dir, view_size=256, steps=10, quality="default", self_check=False)
+    damped = protect(painting, opts).measurements
+    assert damped["psnr"] >= 32 and damped["ssim"] >= 0.90, damped
+    protect_module = sys.modules["shading.protect"]
+    monkeypatch.setattr(protect_module, "AttackSettings", functools.partial(protect_module.AttackSettings, luma=1.0))
+    plain = protect(painting, opts).measurements
+    assert abs(plain["psnr"] - damped["psnr"]) < 0.3
+    assert damped["ssim"] > plain["ssim"] + 0.01, (damped, plain)
 
 
 def test_self_check_flags_a_tiny_budget_as_weak(model_dir, anchor_dir, photo):

@@ -5,6 +5,7 @@ import torch
 from PIL import Image
 
 from shading.mask import budget_map
+from shading.attack import damp_luma
 from shading.transforms import PostingSimulator, jpeg, rescale
 from shading.views import cover, to_tensor, view_shape
 
@@ -61,3 +62,15 @@ def test_budget_is_low_on_flat_colour_and_line_art_high_on_texture():
     lines[..., ::24, :] = 0          # thin black lines on white paper
     lines[..., :, ::24] = 0
     assert float(budget_map(lines, 0.15).mean()) < 0.45
+
+
+def test_damp_luma_scales_luminance_and_keeps_colour():
+    u = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    damped = damp_luma(u, 0.75)
+    y, yd = (u * luma).sum(1), (damped * luma).sum(1)
+    assert torch.allclose(yd, 0.75 * y, atol=1e-6)
+    # colour differences (R-G, B-G) are what the damping leaves alone
+    assert torch.allclose(damped[:, 0] - damped[:, 1], u[:, 0] - u[:, 1], atol=1e-6)
+    assert torch.allclose(damped[:, 2] - damped[:, 1], u[:, 2] - u[:, 1], atol=1e-6)
+    assert damp_luma(u, 1.0) is u
