@@ -120,9 +120,6 @@ class Shader:
     def _delta(self, u: torch.Tensor) -> torch.Tensor:
         return self.budget * self._pattern(u)
 
-    def delta(self) -> torch.Tensor:
-        return self._delta(self.u)
-
     def unit(self) -> torch.Tensor:
         """The perturbation's pattern before the budget map, in [-1, 1]."""
         return self._pattern(self.u) / self.settings.eps
