@@ -4,7 +4,8 @@ For each image: Shade's result (the options given) and the reference (Nightshade
 released optimizer: L-inf 0.04, 500 sign steps decaying from eps to eps/100, at the
 trainer's 512 view, delta upsampled to full size), measured alike: the latent ratio
 at the 512 view for each encoder, again after JPEG 95/85/75, a x0.5 downscale and
-Gaussian noise; PSNR, SSIM, max |delta|, flat/textured energy; seconds and steps.
+Gaussian noise, and at the 1024 view that FLUX- and SDXL-era trainers use (plain and
+after JPEG 85); PSNR, SSIM, max |delta|, flat/textured energy; seconds and steps.
 """
 
 from __future__ import annotations
@@ -45,9 +46,31 @@ class Row:
     weak: Optional[bool] = None
 
 
-def measure(name: str, method: str, original: np.ndarray, shaded: np.ndarray, meter: RatioMeter,
+def columns(view_size: int = 512) -> list[str]:
+    """The bench's ratio columns: each transformation at the trainer's view, then the
+    plain and JPEG-85 ratios at twice that view."""
+    return [*ATTACKS, f"view{2 * view_size}", f"jpeg85@{2 * view_size}"]
+
+
+class BenchMeter:
+    """Every column of one image's row: a RatioMeter at the trainer's view and one at twice it."""
+
+    def __init__(self, encoders, builder: TargetBuilder, original: np.ndarray, view_size: int, device: str) -> None:
+        self.view = RatioMeter(encoders, builder, original, view_size, device)
+        self.large = RatioMeter(encoders, builder, original, 2 * view_size, device)
+        self.columns = columns(view_size)
+
+    def ratios(self, shaded: np.ndarray) -> dict[str, list[float]]:
+        out = {attack: self.view.ratios(shaded, fn) for attack, fn in ATTACKS.items()}
+        large_view, large_jpeg85 = self.columns[-2:]
+        out[large_view] = self.large.ratios(shaded)
+        out[large_jpeg85] = self.large.ratios(shaded, ATTACKS["jpeg85"])
+        return out
+
+
+def measure(name: str, method: str, original: np.ndarray, shaded: np.ndarray, meter: BenchMeter,
             encoder_names: Sequence[str], seconds: float, steps: int, weak: Optional[bool] = None) -> Row:
-    per_attack = {attack: meter.ratios(shaded, fn) for attack, fn in ATTACKS.items()}
+    per_attack = meter.ratios(shaded)
     per_encoder = {enc: {a: round(r[i], 4) for a, r in per_attack.items()} for i, enc in enumerate(encoder_names)}
     return Row(name, method, round(seconds, 2), steps, round(psnr(original, shaded), 3),
                round(ssim(original, shaded), 4), linf_255(original, shaded),
@@ -86,7 +109,7 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     for name, source in images:
         original = load_image(source, options.max_pixels).rgb
         builder = TargetBuilder(options.mode, anchor, style)
-        meter = RatioMeter(encoders, builder, original, options.view_size, device)
+        meter = BenchMeter(encoders, builder, original, options.view_size, device)
 
         result = protect(original, replace(options, anchor=anchor, style_image=style))
         shaded = np.asarray(result.image.convert("RGB"))
@@ -112,20 +135,20 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     if dtype is not None:
         speed.update({f"encoder_step_ms_{s}_{precision}": round(encoder_step_ms(encoders[0], device, s, dtype), 1)
                       for s in (512, 1024)})
-    report = {"device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
+    report = {"columns": columns(options.view_size), "device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
               "precision": precision,
               "mode": options.mode, "intensity": options.intensity, "quality": options.quality,
               "reference": {"eps": reference_eps, "steps": reference_steps},
-              "rows": [r.__dict__ for r in rows], "medians": medians(rows), **speed}
+              "rows": [r.__dict__ for r in rows], "medians": medians(rows, columns(options.view_size)), **speed}
     return report
 
 
-def medians(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
+def medians(rows: Sequence[Row], ratio_columns: Sequence[str]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for method in sorted({r.method for r in rows}):
         sel = [r for r in rows if r.method == method]
         med = {k: statistics.median(getattr(r, k) for r in sel) for k in ("seconds", "steps", "psnr", "ssim", "linf_255")}
-        for attack in ATTACKS:
+        for attack in ratio_columns:
             med[attack] = statistics.median(r.ratios[attack] for r in sel)
         for key in ("energy_flat", "energy_textured"):
             vals = [r.energy[key] for r in sel if not np.isnan(r.energy.get(key, float("nan")))]
@@ -136,8 +159,8 @@ def medians(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
 
 def format_table(report: dict[str, Any]) -> str:
     """A plain-text table: one line per image and method, then the medians and their ratios."""
-    attacks = list(ATTACKS)
-    head = f"{'image':<28} {'method':<9} " + " ".join(f"{a:>9}" for a in attacks) + \
+    attacks = report.get("columns", list(ATTACKS))
+    head = f"{'image':<28} {'method':<9} " + " ".join(f"{a:>11}" for a in attacks) + \
         f" {'PSNR':>6} {'SSIM':>6} {'max|d|':>6} {'sec':>7} {'steps':>5}"
     lines = [f"device: {report['device']} ({report['torch_threads']} threads)  encoders: "
              f"{', '.join(report['encoders'])}  mode: {report['mode']}  intensity: {report['intensity']}  "
@@ -145,17 +168,17 @@ def format_table(report: dict[str, Any]) -> str:
              f"reference: float32", "latent ratio r = |E(s)-E(a)| / |E(o)-E(a)| (lower is stronger)", head]
     for r in report["rows"]:
         weak = " weak" if r.get("weak") else ""
-        lines.append(f"{r['image'][:28]:<28} {r['method']:<9} " + " ".join(f"{r['ratios'][a]:>9.3f}" for a in attacks)
+        lines.append(f"{r['image'][:28]:<28} {r['method']:<9} " + " ".join(f"{r['ratios'][a]:>11.3f}" for a in attacks)
                      + f" {r['psnr']:>6.2f} {r['ssim']:>6.3f} {r['linf_255']:>6.0f} {r['seconds']:>7.1f} "
                        f"{r['steps']:>5}{weak}")
     med = report["medians"]
     for method, m in med.items():
-        lines.append(f"{'MEDIAN':<28} {method:<9} " + " ".join(f"{m[a]:>9.3f}" for a in attacks)
+        lines.append(f"{'MEDIAN':<28} {method:<9} " + " ".join(f"{m[a]:>11.3f}" for a in attacks)
                      + f" {m['psnr']:>6.2f} {m['ssim']:>6.3f} {m['linf_255']:>6.0f} {m['seconds']:>7.1f} "
                        f"{m['steps']:>5.0f}")
     if "shade" in med and "reference" in med:
         s, ref = med["shade"], med["reference"]
-        lines.append(f"{'shade / reference':<38} " + " ".join(f"{s[a] / ref[a]:>9.3f}" for a in attacks)
+        lines.append(f"{'shade / reference':<38} " + " ".join(f"{s[a] / ref[a]:>11.3f}" for a in attacks)
                      + f" {s['psnr'] - ref['psnr']:>+6.2f} {s['ssim'] - ref['ssim']:>+6.3f} {'':>6} "
                        f"{ref['seconds'] / max(s['seconds'], 1e-9):>6.1f}x faster")
         lines.append(f"flat/textured energy: shade {s['energy_flat'] / max(s['energy_textured'], 1e-12):.3f}, "

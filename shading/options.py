@@ -37,8 +37,9 @@ class Intensity:
 
 @dataclass(frozen=True)
 class Quality:
-    """How hard to look: optimizer steps, the trainer views (short sides) looked through, and
-    the weight of a simulated post-upload transformation (EOT) in each step's loss. A weight
+    """How hard to look: optimizer steps, the trainer views (short sides) looked through whole,
+    the larger views looked through view-sized tiles (``tiled``: the 1024 view of FLUX- and
+    SDXL-era trainers at the cost of 512 passes), and the weight of a simulated post-upload transformation (EOT) in each step's loss. A weight
     between 0 and 1 costs two encoder passes a step (one clean, one transformed); 0 is one
     clean pass, for ``fast``."""
 
@@ -47,9 +48,11 @@ class Quality:
     views: tuple[int, ...]
     check_steps: int          # extra steps the self-check may spend when protection fell short
     eot: float
+    tiled: tuple[int, ...] = ()
 
 
 ROBUST_EOT = 0.5              # the EOT weight ``--robust`` turns on where a preset has none
+LARGE_VIEWS = (1024,)         # what ``--large-view`` adds where a preset has none
 
 
 INTENSITIES = {
@@ -62,7 +65,7 @@ INTENSITIES = {
 QUALITIES = {
     q.name: q for q in (
         Quality("fast", 12, (512,), 0, 0.0),
-        Quality("default", 36, (512,), 8, 0.5),
+        Quality("default", 36, (512,), 8, 0.5, tiled=(1024,)),
         Quality("best", 96, (512, 1024), 24, 0.5),
     )
 }
@@ -86,6 +89,7 @@ class ProtectOptions:
     steps: Optional[int] = None                # overrides the quality preset's step count
     eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
     eot: Optional[bool] = None                 # simulate recompression/resizing; None: the quality decides
+    large_view: Optional[bool] = None          # also protect the 1024 view (through tiles); None: the quality decides
     self_check: bool = True
     precision: str = "auto"                    # optimizer passes: auto (bfloat16 where native), float32, bfloat16
 
@@ -114,6 +118,21 @@ class ProtectOptions:
     @property
     def quality_preset(self) -> Quality:
         return QUALITIES[self.quality]
+
+    @property
+    def whole_views(self) -> tuple[int, ...]:
+        """The trainer views (short sides at a 512 trainer view) looked through whole."""
+        views = self.quality_preset.views
+        return tuple(v for v in views if v <= 512) if self.large_view is False else views
+
+    @property
+    def tiled_views(self) -> tuple[int, ...]:
+        """The large views (short sides at a 512 trainer view) looked through view-sized tiles."""
+        if self.large_view is None:
+            return self.quality_preset.tiled
+        if not self.large_view:
+            return ()
+        return self.quality_preset.tiled or tuple(v for v in LARGE_VIEWS if v not in self.quality_preset.views)
 
     @property
     def eot_weight(self) -> float:

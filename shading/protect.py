@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .attack import AttackSettings, Shader, trainer_views
+from .attack import AttackSettings, Shader, interleave, tiled_views, trainer_views
 from .encoders import default_model_dirs, load_encoder, resolve_device
 from .imageio import compose, load_image
 from .mask import budget_map, window_for
@@ -60,16 +60,19 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 31)
     generator = torch.Generator().manual_seed(seed)
     eps = (options.eps_255 if options.eps_255 is not None else intensity.eps_255) / 255
-    shorts = [options.view_size * v // 512 for v in quality.views]
+    shorts = [options.view_size * v // 512 for v in options.whole_views]
+    tiled = [options.view_size * v // 512 for v in options.tiled_views]
     x_full = to_tensor(loaded.rgb)
     # The perturbation lives at the image's own resolution (capped at twice the largest
     # view), and every step goes through the same antialiased resize a trainer applies,
     # so what survives that resize is what gets optimized.
     full_hw = tuple(x_full.shape[-2:])
-    work_hw = full_hw if min(full_hw) <= 2 * max(shorts) else view_shape(*full_hw, 2 * max(shorts))
+    cap = max([2 * max(shorts), *tiled])
+    work_hw = full_hw if min(full_hw) <= cap else view_shape(*full_hw, cap)
     x_work = resize(x_full, work_hw).to(device)
     budget = budget_map(x_work, intensity.flat_floor, window_for(*work_hw, options.view_size))
-    views = [view for short in shorts for view in trainer_views(view_shape(*full_hw, short))]
+    views = interleave([view for short in shorts for view in trainer_views(view_shape(*full_hw, short))],
+                       [tile for short in tiled for tile in tiled_views(view_shape(*full_hw, short), options.view_size)])
     for view in views:
         view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
     rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike

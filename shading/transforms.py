@@ -10,6 +10,7 @@ chosen quality) with a rounding whose gradient is not zero.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -99,8 +100,17 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.transpose(-1, -2), groups=3)
 
 
-# A sampled transform maps (image, target latent) -> (image, target latent): crops move both.
-Transform = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+Shift = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One sampled trip through a platform: ``op`` acts on the uploaded image at its own
+    resolution (before any trainer resizes it, as platforms recompress what they were
+    sent), ``shift`` moves a trainer's crop and its target latent together."""
+
+    op: Callable[[torch.Tensor], torch.Tensor]
+    shift: Shift
 
 
 class PostingSimulator:
@@ -128,8 +138,7 @@ class PostingSimulator:
             return lambda x: jpeg(rescale(x, f), q)
         if pick < 0.9:
             s = self._uniform(0.01, 0.06)
-            noise = torch.randn(1, generator=self.generator)  # decides the sign pattern below
-            seed = int(noise.abs().item() * 1e6)
+            seed = int(self._uniform(0, 1) * 1e6)
 
             def add_noise(x: torch.Tensor) -> torch.Tensor:
                 g = torch.Generator(device="cpu").manual_seed(seed)
@@ -138,13 +147,12 @@ class PostingSimulator:
         sigma = self._uniform(0.4, 1.2)
         return lambda x: gaussian_blur(x, sigma)
 
-    def sample(self) -> Transform:
+    def sample(self) -> Posting:
         op = self._pixel_op()
         cells = self.max_shift_cells
         dy, dx = (int(torch.randint(0, cells + 1, (2,), generator=self.generator)[i]) for i in range(2))
 
-        def apply(x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def shift(x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             hc, wc = z.shape[-2] - cells, z.shape[-1] - cells
-            x = x[..., dy * 8:(dy + hc) * 8, dx * 8:(dx + wc) * 8]
-            return op(x), z[..., dy:dy + hc, dx:dx + wc]
-        return apply
+            return x[..., dy * 8:(dy + hc) * 8, dx * 8:(dx + wc) * 8], z[..., dy:dy + hc, dx:dx + wc]
+        return Posting(op, shift)

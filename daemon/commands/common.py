@@ -38,6 +38,10 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--robust", action=argparse.BooleanOptionalAction, default=None,
                         help="optimize through simulated JPEG, resizing, blur and noise as well as the clean "
                              "view (on by default; off at --quality fast unless asked)")
+    parser.add_argument("--large-view", action=argparse.BooleanOptionalAction, default=None,
+                        help="also protect the 1024 view that FLUX- and SDXL-era trainers use, through 512 "
+                             "tiles (on by default; off at --quality fast unless asked; --quality best "
+                             "looks at the whole 1024 view); costs some strength at the 512 view")
     parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
                         help="the optimizer's encoder passes: auto uses bfloat16 where the CPU or GPU runs it "
                              "natively (about 3x faster); measurements are always float32")
@@ -68,5 +72,6 @@ def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOption
         view_size=args.view_size or settings.view_size,
         steps=args.steps,
         eot=args.robust,
+        large_view=args.large_view,
         precision=args.precision,
     )

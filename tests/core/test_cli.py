@@ -116,7 +116,8 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, model_dir, shared_imag
     assert [r["method"] for r in data["rows"]] == ["shade", "reference"]
     assert data["rows"][1]["steps"] == 3 and data["device"] == "cpu"
     for row in data["rows"]:
-        assert set(row["ratios"]) == {"view512", "jpeg95", "jpeg85", "jpeg75", "down0.5", "noise0.05"}
+        assert set(row["ratios"]) == {"view512", "jpeg95", "jpeg85", "jpeg75", "down0.5", "noise0.05",
+                                      "view1024", "jpeg85@1024"}
         assert all(0 < v < 2 for v in row["ratios"].values())
     assert data["encoder_step_ms_512"] > 0
 
@@ -136,3 +137,21 @@ def test_robust_and_precision_flags_reach_the_options(tmp_path, argv, eot, preci
     assert options.eot is eot and options.precision == precision
     expected = {None: 0.5, True: 0.5, False: 0.0}[eot]    # the default quality mixes in a transformed pass
     assert options.eot_weight == expected
+
+
+@pytest.mark.parametrize("argv, whole, tiled", [
+    ([], (512,), (1024,)),
+    (["--no-large-view"], (512,), ()),
+    (["--quality", "fast"], (512,), ()),
+    (["--quality", "fast", "--large-view"], (512,), (1024,)),
+    (["--quality", "best"], (512, 1024), ()),
+    (["--quality", "best", "--no-large-view"], (512,), ()),
+])
+def test_large_view_flag_picks_the_trainer_views(tmp_path, argv, whole, tiled):
+    from daemon.cli import build_parser
+    from daemon.commands.common import options_from
+    from daemon.config import load_settings
+
+    args = build_parser().parse_args(["protect", "x.png", "--out", str(tmp_path), *argv])
+    options = options_from(args, load_settings(env={"SHADE_HOME": str(tmp_path / "home")}))
+    assert (options.whole_views, options.tiled_views) == (whole, tiled)

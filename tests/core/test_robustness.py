@@ -1,6 +1,7 @@
 """Protection that survives the trip through a platform (issue: robustness)."""
 
 import numpy as np
+from PIL import Image
 
 from shading import ProtectOptions, protect
 
@@ -25,3 +26,23 @@ def test_each_image_gets_its_own_pattern(model_dir, anchor_dir, photo):
     db = np.asarray(protect(b, opts).image).astype(int) - b
     corr = np.corrcoef(da.ravel(), db.ravel())[0, 1]
     assert abs(corr) < 0.3, corr
+
+
+def test_large_view_tiles_protect_the_view_twice_as_large(model_dir, anchor_dir, shared_images):
+    """A pattern tuned for one trainer view fades at twice that view (the 1024 view of FLUX-era
+    trainers at the real scale; here 256 and 512 to keep the test short); the tiles keep it."""
+    from shading.encoders import load_encoder
+    from shading.imageio import load_image
+    from shading.metrics import RatioMeter
+    from shading.targets import TargetBuilder
+
+    image = load_image(shared_images / "woman-with-hat-matisse.jpg").rgb
+    common = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(model_dir,), view_size=256, seed=3,
+                  steps=16, eot=False, self_check=False)
+    tiled = np.asarray(protect(image, ProtectOptions(large_view=True, **common)).image)
+    plain = np.asarray(protect(image, ProtectOptions(large_view=False, **common)).image)
+    anchor = np.asarray(Image.open(anchor_dir / "cat.png").convert("RGB"))
+    meter = RatioMeter([load_encoder("taef2", "cpu", (model_dir,))], TargetBuilder("poison", anchor, None),
+                       image, 512, "cpu")
+    with_tiles, without = meter.ratios(tiled)[0], meter.ratios(plain)[0]
+    assert with_tiles < without - 0.03, (with_tiles, without)

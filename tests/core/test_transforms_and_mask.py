@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from shading.mask import budget_map
-from shading.attack import damp_luma
+from shading.attack import damp_luma, interleave, tiled_views
 from shading.transforms import PostingSimulator, jpeg, rescale
 from shading.views import cover, to_tensor, view_shape
 
@@ -41,9 +41,16 @@ def test_rescale_keeps_shape_and_loses_detail():
 def test_simulator_crops_image_and_latent_together():
     sim = PostingSimulator(torch.Generator().manual_seed(3))
     x, z = torch.rand(1, 3, 128, 96), torch.rand(1, 4, 16, 12)
+    upload = torch.rand(1, 3, 150, 110)
+    changed = 0
     for _ in range(20):
-        xt, zt = sim.sample()(x, z)
+        posting = sim.sample()
+        after = posting.op(upload)          # at the upload's own size, before a trainer resizes it
+        assert after.shape == upload.shape and 0 <= float(after.min()) and float(after.max()) <= 1
+        changed += not torch.equal(after, upload)
+        xt, zt = posting.shift(x, z)
         assert xt.shape[-2:] == (zt.shape[-2] * 8, zt.shape[-1] * 8)
+    assert changed >= 10
 
 
 def test_views_and_cover():
@@ -74,3 +81,18 @@ def test_damp_luma_scales_luminance_and_keeps_colour():
     assert torch.allclose(damped[:, 0] - damped[:, 1], u[:, 0] - u[:, 1], atol=1e-6)
     assert torch.allclose(damped[:, 2] - damped[:, 1], u[:, 2] - u[:, 1], atol=1e-6)
     assert damp_luma(u, 1.0) is u
+
+
+def test_tiles_cover_the_large_views_centre_square():
+    tiles = tiled_views((1384, 1024), 512)
+    assert len(tiles) == 4 and {t.size for t in tiles} == {512}
+    top0 = (1384 - 1024) // 2
+    assert {(t.top, t.left) for t in tiles} == {(top0, 0), (top0, 512), (top0 + 512, 0), (top0 + 512, 512)}
+    x = torch.rand(1, 3, 800, 591)
+    assert tiles[0].look(x).shape[-2:] == (512, 512)
+    assert len(tiled_views((512, 700), 512)) == 1      # a view no larger than a tile is one tile
+
+
+def test_interleave_alternates_and_repeats_the_shorter_group():
+    assert interleave([1, 2, 3, 4], ["a", "b"]) == [1, "a", 2, "b", 3, "a", 4, "b"]
+    assert interleave([1, 2], []) == [1, 2]
