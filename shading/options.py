@@ -39,9 +39,9 @@ class Intensity:
 class Quality:
     """How hard to look: optimizer steps, the trainer views (short sides) looked through whole,
     the larger views looked through view-sized tiles (``tiled``: the 1024 view of FLUX- and
-    SDXL-era trainers at the cost of 512 passes), and the weight of a simulated post-upload transformation (EOT) in each step's loss. A weight
-    between 0 and 1 costs two encoder passes a step (one clean, one transformed); 0 is one
-    clean pass, for ``fast``."""
+    SDXL-era trainers at the cost of 512 passes), and the weight of a simulated post-upload
+    transformation (EOT) in each step's loss. A weight between 0 and 1 costs two encoder
+    passes a step (one clean, one transformed); 0 is one clean pass, for ``fast``."""
 
     name: str
     steps: int

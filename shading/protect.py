@@ -73,7 +73,7 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     budget = budget_map(x_work, intensity.flat_floor, window_for(*work_hw, options.view_size))
     views = interleave([view for short in shorts for view in trainer_views(view_shape(*full_hw, short))],
                        [tile for short in tiled for tile in tiled_views(view_shape(*full_hw, short), options.view_size)])
-    for view in views:
+    for view in {id(v): v for v in views}.values():        # interleaving repeats the shorter list
         view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
     rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike
     shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator,
