@@ -46,10 +46,9 @@ class Row:
     weak: Optional[bool] = None
 
 
-def columns(view_size: int = 512) -> list[str]:
-    """The bench's ratio columns: each transformation at the trainer's view, then the
-    plain and JPEG-85 ratios at twice that view."""
-    return [*ATTACKS, f"view{2 * view_size}", f"jpeg85@{2 * view_size}"]
+# The bench's ratio columns: each transformation at the trainer's view (named for the
+# real 512 view), then the plain and JPEG-85 ratios at twice that view (1024).
+COLUMNS = [*ATTACKS, "view1024", "jpeg85@1024"]
 
 
 class BenchMeter:
@@ -58,13 +57,11 @@ class BenchMeter:
     def __init__(self, encoders, builder: TargetBuilder, original: np.ndarray, view_size: int, device: str) -> None:
         self.view = RatioMeter(encoders, builder, original, view_size, device)
         self.large = RatioMeter(encoders, builder, original, 2 * view_size, device)
-        self.columns = columns(view_size)
 
     def ratios(self, shaded: np.ndarray) -> dict[str, list[float]]:
         out = {attack: self.view.ratios(shaded, fn) for attack, fn in ATTACKS.items()}
-        large_view, large_jpeg85 = self.columns[-2:]
-        out[large_view] = self.large.ratios(shaded)
-        out[large_jpeg85] = self.large.ratios(shaded, ATTACKS["jpeg85"])
+        out["view1024"] = self.large.ratios(shaded)
+        out["jpeg85@1024"] = self.large.ratios(shaded, ATTACKS["jpeg85"])
         return out
 
 
@@ -135,20 +132,20 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     if dtype is not None:
         speed.update({f"encoder_step_ms_{s}_{precision}": round(encoder_step_ms(encoders[0], device, s, dtype), 1)
                       for s in (512, 1024)})
-    report = {"columns": columns(options.view_size), "device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
+    report = {"device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
               "precision": precision,
               "mode": options.mode, "intensity": options.intensity, "quality": options.quality,
               "reference": {"eps": reference_eps, "steps": reference_steps},
-              "rows": [r.__dict__ for r in rows], "medians": medians(rows, columns(options.view_size)), **speed}
+              "rows": [r.__dict__ for r in rows], "medians": medians(rows), **speed}
     return report
 
 
-def medians(rows: Sequence[Row], ratio_columns: Sequence[str]) -> dict[str, dict[str, float]]:
+def medians(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for method in sorted({r.method for r in rows}):
         sel = [r for r in rows if r.method == method]
         med = {k: statistics.median(getattr(r, k) for r in sel) for k in ("seconds", "steps", "psnr", "ssim", "linf_255")}
-        for attack in ratio_columns:
+        for attack in COLUMNS:
             med[attack] = statistics.median(r.ratios[attack] for r in sel)
         for key in ("energy_flat", "energy_textured"):
             vals = [r.energy[key] for r in sel if not np.isnan(r.energy.get(key, float("nan")))]
@@ -159,7 +156,7 @@ def medians(rows: Sequence[Row], ratio_columns: Sequence[str]) -> dict[str, dict
 
 def format_table(report: dict[str, Any]) -> str:
     """A plain-text table: one line per image and method, then the medians and their ratios."""
-    attacks = report.get("columns", list(ATTACKS))
+    attacks = COLUMNS
     head = f"{'image':<28} {'method':<9} " + " ".join(f"{a:>11}" for a in attacks) + \
         f" {'PSNR':>6} {'SSIM':>6} {'max|d|':>6} {'sec':>7} {'steps':>5}"
     lines = [f"device: {report['device']} ({report['torch_threads']} threads)  encoders: "
