@@ -80,7 +80,7 @@ class Settings:
     target: str = "cat"
     intensity: str = "default"
     quality: str = "default"
-    encoders: tuple[str, ...] = ("taef2",)
+    encoders: tuple[str, ...] = ("installed",)
     device: str = "auto"
     # Working resolution of the optimization: the short side a trainer resizes to.
     view_size: int = 512

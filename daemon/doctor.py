@@ -68,11 +68,12 @@ def check_device(settings: Settings) -> Finding:
 
 
 def check_models(settings: Settings) -> Finding:
-    from shading import available_encoders
+    from shading import available_encoders, missing_encoders
 
     known = {info.name: info for info in available_encoders(settings.model_dirs)}
-    wanted = list(settings.encoders)
-    missing = [name for name in wanted if not (name in known and known[name].installed) and not Path(name).exists()]
+    wanted = [n for name in settings.encoders
+              for n in ([i for i in known if known[i].installed] if name == "installed" else [name])]
+    missing = missing_encoders(settings.encoders, settings.model_dirs)
     present = [f"{n} ({known[n].location})" for n in wanted if n in known and known[n].installed]
     if missing:
         where = ", ".join(str(d) for d in settings.model_dirs)

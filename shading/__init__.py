@@ -11,12 +11,12 @@ from .errors import (
     AnchorNotFound, Cancelled, ImageError, ImageTooLarge, ModelNotFound, OptionsError, ShadeError,
 )
 from .options import INTENSITIES, QUALITIES, ProtectOptions, ProtectResult
-from .encoders import available_encoders, load_encoder, resolve_device
+from .encoders import available_encoders, expand_encoders, load_encoder, missing_encoders, resolve_device
 from .protect import protect
 
 __all__ = [
     "protect", "ProtectOptions", "ProtectResult", "INTENSITIES", "QUALITIES",
-    "available_encoders", "load_encoder", "resolve_device",
+    "available_encoders", "expand_encoders", "load_encoder", "missing_encoders", "resolve_device",
     "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "AnchorNotFound",
     "OptionsError", "Cancelled",
 ]

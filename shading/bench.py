@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .attack import reference_attack
-from .encoders import default_model_dirs, load_encoder, resolve_device
+from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
 from .imageio import load_image
 from .metrics import ATTACKS, RatioMeter, flat_textured_energy, linf_255, psnr, ssim
 from .options import ProtectOptions
@@ -97,7 +97,8 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     """Bench ``images`` ((name, path/array/bytes) pairs); returns a JSON-ready report."""
     device = resolve_device(options.device)
     dirs = tuple(options.model_dirs) or default_model_dirs()
-    encoders = [load_encoder(n, device, dirs) for n in options.encoders]
+    names = expand_encoders(options.encoders, dirs)
+    encoders = [load_encoder(n, device, dirs) for n in names]
     anchor = None
     if options.mode != "cloak":
         anchor, _ = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
@@ -111,7 +112,7 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
         result = protect(original, replace(options, anchor=anchor, style_image=style))
         shaded = np.asarray(result.image.convert("RGB"))
         m = result.measurements
-        rows.append(measure(name, "shade", original, shaded, meter, options.encoders, m["seconds"], m["steps"],
+        rows.append(measure(name, "shade", original, shaded, meter, names, m["seconds"], m["steps"],
                             m["weak"]))
         log(f"  {name}: shade done in {m['seconds']:.1f}s")
 
@@ -123,7 +124,7 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
             delta = reference_attack(x_view, encoders[0], target, reference_eps, reference_steps)
             ref = to_uint8(x_full + resize(delta.cpu(), tuple(x_full.shape[-2:])))
             seconds = time.perf_counter() - started
-            rows.append(measure(name, "reference", original, ref, meter, options.encoders, seconds, reference_steps))
+            rows.append(measure(name, "reference", original, ref, meter, names, seconds, reference_steps))
             log(f"  {name}: reference done in {seconds:.1f}s")
 
     dtype = optimizer_dtype(device, options.precision)
@@ -132,7 +133,7 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     if dtype is not None:
         speed.update({f"encoder_step_ms_{s}_{precision}": round(encoder_step_ms(encoders[0], device, s, dtype), 1)
                       for s in (512, 1024)})
-    report = {"device": device, "torch_threads": torch.get_num_threads(), "encoders": list(options.encoders),
+    report = {"device": device, "torch_threads": torch.get_num_threads(), "encoders": list(names),
               "precision": precision,
               "mode": options.mode, "intensity": options.intensity, "quality": options.quality,
               "reference": {"eps": reference_eps, "steps": reference_steps},

@@ -143,6 +143,38 @@ def available_encoders(model_dirs: Sequence[Path] = ()) -> list[EncoderInfo]:
     return out
 
 
+INSTALLED = "installed"      # in a list of encoder names: every encoder installed
+
+
+def expand_encoders(names: Sequence[str], model_dirs: Sequence[Path] = ()) -> tuple[str, ...]:
+    """``names`` with ``installed`` replaced by every installed encoder, so one shaded image
+    holds against each model family the user has weights for (an ensemble)."""
+    if INSTALLED not in names:
+        return tuple(names)
+    dirs = tuple(Path(d) for d in model_dirs) or default_model_dirs()
+    found = [info.name for info in available_encoders(dirs) if info.installed]
+    if not found:
+        where = ", ".join(str(d) for d in dirs) or "(no model folder set)"
+        raise ModelNotFound(f"no encoder is installed (looked in {where}); run `shade models pull taef2` "
+                            f"or set SHADE_MODEL_DIR to a folder that holds taef2/")
+    expanded = [n for name in names for n in (found if name == INSTALLED else [name])]
+    return tuple(dict.fromkeys(expanded))
+
+
+def missing_encoders(names: Sequence[str], model_dirs: Sequence[Path] = ()) -> list[str]:
+    """The encoders among ``names`` that are not installed; ``installed`` asks for at least
+    one, so taef2 is named when there is none."""
+    dirs = tuple(Path(d) for d in model_dirs) or default_model_dirs()
+    installed = {info.name for info in available_encoders(dirs) if info.installed}
+    missing = []
+    for name in names:
+        if name == INSTALLED:
+            missing += [] if installed else ["taef2"]
+        elif name not in installed and not Path(name).expanduser().exists():
+            missing.append(name)
+    return list(dict.fromkeys(missing))
+
+
 def _missing(name: str, dirs: Sequence[Path]) -> ModelNotFound:
     if name not in KNOWN_ENCODERS and not Path(name).exists():
         return ModelNotFound(f"unknown encoder {name!r}; known: {', '.join(KNOWN_ENCODERS)}, or a path to a "

@@ -79,7 +79,7 @@ class ProtectOptions:
     style_image: Optional[ImageSource] = None  # cloak/both: an image in the style to move towards
     intensity: str = "default"
     quality: str = "default"
-    encoders: tuple[str, ...] = ("taef2",)
+    encoders: tuple[str, ...] = ("installed",)  # every installed encoder (an ensemble); or names
     device: str = "auto"
     seed: Optional[int] = None
     model_dirs: tuple[Path, ...] = ()

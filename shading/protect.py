@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .attack import AttackSettings, Shader, interleave, tiled_views, trainer_views
-from .encoders import default_model_dirs, load_encoder, resolve_device
+from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
 from .imageio import compose, load_image
 from .mask import budget_map, window_for
 from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim
@@ -50,7 +50,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     loaded = load_image(image, options.max_pixels)
     device = resolve_device(options.device)
     dirs = tuple(options.model_dirs) or default_model_dirs()
-    encoders = [load_encoder(name, device, dirs) for name in options.encoders]
+    names = expand_encoders(options.encoders, dirs)
+    encoders = [load_encoder(name, device, dirs) for name in names]
     anchor_rgb, label = None, None
     if options.mode in ("poison", "both"):
         anchor_rgb, label = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
@@ -99,15 +100,15 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     measurements = {
         "width": width, "height": height, "mode": options.mode, "target": label,
         "intensity": options.intensity, "quality": options.quality,
-        "encoders": list(options.encoders), "device": device, "seed": seed,
+        "encoders": list(names), "device": device, "seed": seed,
         "steps": shader.steps_done, "encoder_evaluations": shader.steps_done * len(encoders),
         "seconds": round(time.perf_counter() - started, 3),
         "psnr": round(psnr(loaded.rgb, rgb), 3), "ssim": round(ssim(loaded.rgb, rgb), 5),
         "linf_255": linf_255(loaded.rgb, rgb),
         "latent_ratio": round(statistics.fmean(ratios), 5),
         "latent_ratio_jpeg85": round(statistics.fmean(ratios85), 5),
-        "latent_ratios": {n: round(r, 5) for n, r in zip(options.encoders, ratios)},
-        "latent_ratios_jpeg85": {n: round(r, 5) for n, r in zip(options.encoders, ratios85)},
+        "latent_ratios": {n: round(r, 5) for n, r in zip(names, ratios)},
+        "latent_ratios_jpeg85": {n: round(r, 5) for n, r in zip(names, ratios85)},
         "weak": statistics.fmean(ratios85) > intensity.min_protection,
     }
     return ProtectResult(compose(loaded, rgb), loaded.format, measurements, dict(loaded.info))

@@ -32,7 +32,8 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
     parser.add_argument("--intensity", choices=("low", "default", "high"))
     parser.add_argument("--quality", choices=("fast", "default", "best"))
-    parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default taef2)")
+    parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default "
+                        "`installed`: every installed one, as an ensemble)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument("--seed", type=int, help="make the result reproducible")
     parser.add_argument("--robust", action=argparse.BooleanOptionalAction, default=None,

@@ -115,12 +115,11 @@ def _open_pages(ctx: InstallContext) -> None:
 
 def _missing_models(model_dirs: tuple[Path, ...], encoders: tuple[str, ...]) -> list[str]:
     try:
-        from shading import available_encoders
+        from shading import missing_encoders
     except ImportError as exc:  # a broken torch install: say so, do not stop the install
         print(f"note: cannot check the models ({exc})")
         return []
-    installed = {e.name for e in available_encoders(model_dirs) if e.installed}
-    return [name for name in encoders if name not in installed and not Path(name).exists()]
+    return missing_encoders(encoders, model_dirs)
 
 
 def _use_model_dir(ctx: InstallContext, folder: Path, dry_run: bool) -> bool:

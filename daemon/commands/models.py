@@ -28,15 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from shading import available_encoders
+    from shading import available_encoders, missing_encoders
 
     settings, _ = settings_or_exit()
     print(f"model folders: {', '.join(str(d) for d in settings.model_dirs)}")
     for info in available_encoders(settings.model_dirs):
         state = f"installed  {info.location}" if info.installed else f"missing    shade models pull {info.name}"
         print(f"  {info.name:<9} {info.kind:<5} {state}")
-    installed = {i.name for i in available_encoders(settings.model_dirs) if i.installed}
-    missing = [n for n in settings.encoders if n not in installed]
+    missing = missing_encoders(settings.encoders, settings.model_dirs)
     if missing:
         print(f"shade: the configured encoder(s) {', '.join(missing)} are missing: run "
               f"`shade models pull {missing[0]}` or set SHADE_MODEL_DIR", file=sys.stderr)

@@ -65,9 +65,10 @@ def preload(settings: Settings) -> dict[str, Any]:
     import shading
 
     device = shading.resolve_device(settings.device)
-    for name in settings.encoders:
+    names = shading.expand_encoders(settings.encoders, settings.model_dirs)
+    for name in names:
         shading.load_encoder(name, device, settings.model_dirs)
-    return {"device": device, "encoders": list(settings.encoders)}
+    return {"device": device, "encoders": list(names)}
 
 
 def protect(input_path: Path, options: Any, progress: Callable[[int, int, str], None]):

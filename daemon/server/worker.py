@@ -105,7 +105,7 @@ class ShadingWorker:
     def _preload(self) -> None:
         try:
             info = shader.preload(self.settings)
-            self.model_state.update(state="ready", device=info["device"], error=None)
+            self.model_state.update(state="ready", device=info["device"], encoders=info["encoders"], error=None)
             log.info("model ready: %s on %s", ", ".join(info["encoders"]), info["device"])
         except Exception as exc:  # noqa: BLE001 - reported in status; jobs will fail with the reason
             code, message = job_error_fields(exc)

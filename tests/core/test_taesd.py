@@ -33,3 +33,22 @@ def test_real_taef2_weights_load_strictly_and_reconstruct(model_dir, cat_array):
     assert -6 < float(z.min()) and float(z.max()) < 6
     mse = float(((y - x) ** 2).mean())
     assert 10 * np.log10(1 / mse) > 28, "a wrong layer order would not reconstruct the photo"
+
+
+def test_installed_means_every_installed_encoder(model_dir, tmp_path, cat_array):
+    import pytest
+
+    from shading import ModelNotFound, ProtectOptions, expand_encoders, missing_encoders, protect
+
+    assert expand_encoders(("installed",), (model_dir,)) == ("taef2",)
+    assert expand_encoders(("taef2", "installed"), (model_dir,)) == ("taef2",)
+    assert expand_encoders(("taesd",), (tmp_path,)) == ("taesd",)          # named ones pass through
+    with pytest.raises(ModelNotFound, match="shade models pull taef2"):
+        expand_encoders(("installed",), (tmp_path,))
+    assert missing_encoders(("installed",), (tmp_path,)) == ["taef2"]
+    assert missing_encoders(("installed",), (model_dir,)) == []
+    assert missing_encoders(("taesd", "installed"), (model_dir,)) == ["taesd"]
+    result = protect(cat_array[:128, :128], ProtectOptions(anchor=cat_array[128:256, 128:256], encoders=("installed",),
+                                                           model_dirs=(model_dir,), view_size=64, steps=2,
+                                                           self_check=False, seed=1))
+    assert result.measurements["encoders"] == ["taef2"] and set(result.measurements["latent_ratios"]) == {"taef2"}
