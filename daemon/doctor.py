@@ -68,12 +68,14 @@ def check_device(settings: Settings) -> Finding:
 
 
 def check_models(settings: Settings) -> Finding:
-    from shading import available_encoders, missing_encoders
+    from shading import ModelNotFound, available_encoders, expand_encoders, missing_encoders
 
     known = {info.name: info for info in available_encoders(settings.model_dirs)}
-    wanted = [n for name in settings.encoders
-              for n in ([i for i in known if known[i].installed] if name == "installed" else [name])]
     missing = missing_encoders(settings.encoders, settings.model_dirs)
+    try:
+        wanted = list(expand_encoders(settings.encoders, settings.model_dirs))
+    except ModelNotFound:
+        wanted = []
     present = [f"{n} ({known[n].location})" for n in wanted if n in known and known[n].installed]
     if missing:
         where = ", ".join(str(d) for d in settings.model_dirs)
