@@ -1,5 +1,5 @@
 """The ``shade`` command. Each sub-command lives in its own module under
-``daemon.commands`` with ``register(subparsers)``; the module sets ``func`` on its
+``shade_daemon.commands`` (the daemon/ folder) with ``register(subparsers)``; the module sets ``func`` on its
 parser, which gets the parsed args and returns an exit code."""
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from . import __version__
 
 # Sub-command modules, in the order ``shade --help`` lists them.
 COMMAND_MODULES = [
-    "daemon.commands.protect",
-    "daemon.commands.bench",
-    "daemon.commands.models",
-    "daemon.commands.install", "daemon.commands.doctor",
-    "daemon.commands.daemon", "daemon.commands.status", "daemon.commands.token", "daemon.commands.config",
+    ".commands.protect",
+    ".commands.bench",
+    ".commands.models",
+    ".commands.install", ".commands.doctor",
+    ".commands.daemon", ".commands.status", ".commands.token", ".commands.config",
 ]
 
 
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shade {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        importlib.import_module(name, __package__).register(sub)
     return parser
 
 

@@ -19,6 +19,9 @@ from typing import Any, Mapping
 
 import platformdirs
 
+# The core owns the vocabulary (torch-free to import): every choice and limit below derives from it.
+from shading.options import DEFAULT_MAX_PIXELS, DEFAULT_VIEW_SIZE, DEVICES, INTENSITIES, MODES, QUALITIES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -83,15 +86,18 @@ class Settings:
     encoders: tuple[str, ...] = ("installed",)
     device: str = "auto"
     # Working resolution of the optimization: the short side a trainer resizes to.
-    view_size: int = 512
+    view_size: int = DEFAULT_VIEW_SIZE
     max_upload_mb: int = 64
-    max_pixels: int = 50_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
     result_retention_hours: float = 24.0
     allowed_origins: tuple[str, ...] = ()
     model_dirs: tuple[Path, ...] = ()
     anchor_dirs: tuple[Path, ...] = ()
     # How the API token is stored: "keyring" (default) or "file" (opt-in fallback).
     token_store: str = "keyring"
+    # Daemon: after a token mismatch, re-read the token store at most this often (s), so
+    # `shade token --rotate` takes effect without a restart.
+    token_reload_seconds: float = 2.0
     # Daemon: optimizer steps per job, overriding the quality preset (0 = use the preset).
     steps: int = 0
     # Daemon: the most jobs waiting at once; more uploads get 503 until the queue drains.
@@ -112,12 +118,13 @@ _PATH_LISTS = {"model_dirs", "anchor_dirs"}
 # Environment names that differ from SHADE_<NAME>.
 _ENV_NAMES = {"model_dirs": "SHADE_MODEL_DIR", "anchor_dirs": "SHADE_ANCHOR_DIR"}
 _STR_LISTS = {"encoders", "allowed_origins"}
-_CHOICES = {
-    "mode": ("poison", "cloak", "both"),
-    "intensity": ("low", "default", "high"),
-    "quality": ("fast", "default", "best"),
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "token_store": ("keyring", "file"),
+TOKEN_STORES = ("keyring", "file")
+CHOICES: Mapping[str, tuple[str, ...]] = {
+    "mode": MODES,
+    "intensity": tuple(INTENSITIES),
+    "quality": tuple(QUALITIES),
+    "device": DEVICES,
+    "token_store": TOKEN_STORES,
 }
 
 
@@ -139,8 +146,8 @@ def _coerce(name: str, raw: Any, from_env: bool) -> Any:
         value = str(raw)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: cannot use {raw!r} ({exc})") from None
-    if name in _CHOICES and value not in _CHOICES[name]:
-        raise ConfigError(f"setting {name!r} must be one of {', '.join(_CHOICES[name])}, not {value!r}")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"setting {name!r} must be one of {', '.join(CHOICES[name])}, not {value!r}")
     return value
 
 

@@ -23,6 +23,12 @@ class ModelNotFound(ShadeError):
     code = "model_not_found"
 
 
+class DeviceUnavailable(ShadeError):
+    """The asked-for device (``--device``, the ``device`` setting) is unknown or this PyTorch cannot use it."""
+
+    code = "device_unavailable"
+
+
 class AnchorNotFound(ShadeError):
     code = "anchor_not_found"
 

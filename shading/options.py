@@ -17,7 +17,29 @@ ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 # The callback may raise shading.Cancelled to stop the run.
 ProgressCallback = Callable[[int, int, str], None]
 
+# The vocabulary: the one place each list of choices is written. The daemon's config,
+# the CLI's argparse choices, the OpenAPI document, /v1/status (which the extension builds
+# its menus from) and the docs' tables derive from these; so do intensities and qualities
+# (the keys of INTENSITIES and QUALITIES below).
 MODES = ("poison", "cloak", "both")
+PRECISIONS = ("auto", "float32", "bfloat16")   # the optimizer's encoder passes (see precision.py)
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# Formats an upload may have and a result keeps: name -> (content type, file extensions, the
+# first being the one written).
+FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "PNG": ("image/png", (".png",)),
+    "JPEG": ("image/jpeg", (".jpg", ".jpeg", ".jpe")),
+    "WEBP": ("image/webp", (".webp",)),
+}
+
+
+def format_extension(fmt: str) -> str:
+    """The extension a result in ``fmt`` is written with (``.jpg`` for JPEG)."""
+    return FORMATS[fmt][1][0] if fmt in FORMATS else f".{fmt.lower()}"
+
+
+DEFAULT_MAX_PIXELS = 50_000_000       # the largest image shaded (setting max_pixels)
+DEFAULT_VIEW_SIZE = 512               # the trainer's short side
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,12 @@ QUALITIES = {
 }
 
 
+def choices() -> dict[str, list[str]]:
+    """Every choice list by option name, as /v1/status and the OpenAPI document publish them."""
+    return {"mode": list(MODES), "intensity": list(INTENSITIES), "quality": list(QUALITIES),
+            "precision": list(PRECISIONS), "device": list(DEVICES)}
+
+
 @dataclass
 class ProtectOptions:
     mode: str = "poison"
@@ -84,8 +112,8 @@ class ProtectOptions:
     seed: Optional[int] = None
     model_dirs: tuple[Path, ...] = ()
     anchor_dirs: tuple[Path, ...] = ()
-    max_pixels: int = 50_000_000
-    view_size: int = 512                       # the trainer's short side; tests use less
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    view_size: int = DEFAULT_VIEW_SIZE         # the trainer's short side; tests use less
     steps: Optional[int] = None                # overrides the quality preset's step count
     eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
     eot: Optional[bool] = None                 # simulate recompression/resizing; None: the quality decides
@@ -100,6 +128,8 @@ class ProtectOptions:
             raise OptionsError(f"intensity must be one of {', '.join(INTENSITIES)}, not {self.intensity!r}")
         if self.quality not in QUALITIES:
             raise OptionsError(f"quality must be one of {', '.join(QUALITIES)}, not {self.quality!r}")
+        if self.device not in DEVICES:
+            raise OptionsError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if self.precision not in PRECISIONS:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.encoders:

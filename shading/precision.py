@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 
 import torch
 
-PRECISIONS = ("auto", "float32", "bfloat16")
+from .options import PRECISIONS  # noqa: F401 - the vocabulary lives in options
 
 
 def _cpu_has_native_bf16() -> bool:

@@ -1,39 +1,36 @@
-"""Shared fixtures: where the real weights and images are, and small test images.
+"""Shared fixtures: the real weights (strength and visibility tests only), the seeded random
+encoder every other test runs on, the test images and small anchor libraries.
 
-Tests that need the weights in ../shared/models (or SHADE_MODEL_DIR) or the images in
-../shared/images skip with the reason when those folders are absent; in CI they run.
+Tests that need the weights in ../shared/models (or SHADE_MODEL_DIR) or the paintings in
+../shared/images skip with the reason when those are absent; in CI they run. The helpers
+live in the test library, tests/shadetest/.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from shadetest import REAL_MODEL_DIR, SHARED, WEIGHTS_REASON, make_random_model_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-
-
-def _model_dir() -> Path | None:
-    env = os.environ.get("SHADE_MODEL_DIR")
-    for candidate in ([Path(env)] if env else []) + [SHARED / "models"]:
-        if (candidate / "taef2" / "taef2_encoder.pth").is_file():
-            return candidate.resolve()
-    return None
-
-
-MODEL_DIR = _model_dir()
 IMAGES_DIR = SHARED / "images" if (SHARED / "images").is_dir() else None
 
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    if MODEL_DIR is None:
-        pytest.skip("needs the real taef2 weights: ../shared/models is absent and SHADE_MODEL_DIR is unset")
-    return MODEL_DIR
+    """The real weights: for the tests that measure protection or visibility."""
+    if REAL_MODEL_DIR is None:
+        pytest.skip(WEIGHTS_REASON)
+    return REAL_MODEL_DIR
+
+
+@pytest.fixture(scope="session")
+def plumbing_model_dir(tmp_path_factory) -> Path:
+    """A model folder with only the seeded random-weight encoder ``random-tiny``: for the
+    tests of everything around the optimizer, which then run without ../shared."""
+    return make_random_model_dir(tmp_path_factory.mktemp("random-models"))
 
 
 @pytest.fixture(scope="session")

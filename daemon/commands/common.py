@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     from shading import ProtectOptions
 
+from shading.options import DEVICES, INTENSITIES, MODES, PRECISIONS, QUALITIES
+
 from ..config import ConfigError, Paths, Settings, load_settings
 
 
@@ -24,17 +26,17 @@ def settings_or_exit() -> tuple[Settings, Paths]:
 
 def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``protect`` and ``bench`` share; defaults come from the configuration."""
-    parser.add_argument("--mode", choices=("poison", "cloak", "both"), help="poison: the encoder sees another "
+    parser.add_argument("--mode", choices=MODES, help="poison: the encoder sees another "
                         "concept; cloak: another style; both (default from config)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--anchor", metavar="IMAGE", help="an image of the concept the encoder should see")
     group.add_argument("--target", metavar="NAME", help="a concept from the anchor library (see `shade anchors`)")
     parser.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
-    parser.add_argument("--intensity", choices=("low", "default", "high"))
-    parser.add_argument("--quality", choices=("fast", "default", "best"))
+    parser.add_argument("--intensity", choices=tuple(INTENSITIES))
+    parser.add_argument("--quality", choices=tuple(QUALITIES))
     parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default "
                         "`installed`: every installed one, as an ensemble)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--device", choices=DEVICES)
     parser.add_argument("--seed", type=int, help="make the result reproducible")
     parser.add_argument("--robust", action=argparse.BooleanOptionalAction, default=None,
                         help="optimize through simulated JPEG, resizing, blur and noise as well as the clean "
@@ -43,7 +45,7 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also protect the 1024 view that FLUX- and SDXL-era trainers use, through 512 "
                              "tiles (on by default; off at --quality fast unless asked; --quality best "
                              "looks at the whole 1024 view); costs some strength at the 512 view")
-    parser.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the optimizer's encoder passes: auto uses bfloat16 where the CPU or GPU runs it "
                              "natively (about 3x faster); measurements are always float32")
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)        # testing and tuning

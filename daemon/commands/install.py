@@ -168,7 +168,7 @@ def _offer_models(ctx: InstallContext, args: argparse.Namespace) -> int:
         return 0
     for name in missing:
         print(f"Running `shade models pull {name}` ...")
-        if subprocess.run([str(ctx.python), "-m", "daemon", "models", "pull", name]).returncode == 0:
+        if subprocess.run([str(ctx.python), "-m", "shade_daemon", "models", "pull", name]).returncode == 0:
             continue
         print(f"shade install: downloading the models failed; run `{shown}` again, or use --model-dir DIR "
               "with a folder that already holds them", file=sys.stderr)

@@ -20,7 +20,7 @@ DESKTOP_FILE = "shade-tray.desktop"
 
 
 def daemon_args(ctx: InstallContext, python: Path | None = None) -> list[str]:
-    return [str(python or ctx.python), "-m", "daemon", "daemon"]
+    return [str(python or ctx.python), "-m", "shade_daemon", "daemon"]
 
 
 # Linux ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ def _posix_script(ctx: InstallContext, purpose: str, body: list[str]) -> bytes:
 
 
 def host_launcher(ctx: InstallContext) -> FileArtifact:
-    args = [str(ctx.python), "-m", "daemon.nativehost"]
+    args = [str(ctx.python), "-m", "shade_daemon.nativehost"]
     if ctx.os == "windows":
         lines = ["@echo off", f"rem {HEADER}", "rem Browsers run this to start Shade's native-messaging host."]
         lines += [batch_set(k, v) for k, v in ctx.carried_env().items()]
@@ -48,7 +48,7 @@ def session_launcher(ctx: InstallContext) -> FileArtifact:
     """Linux, run at desktop login (XDG autostart) so the daemon gets a tray icon:
     the systemd user service starts before the desktop exists, so hand it the
     display and restart it; without systemd, start the daemon directly."""
-    daemon = sh_command([str(ctx.python), "-m", "daemon", "daemon"])
+    daemon = sh_command([str(ctx.python), "-m", "shade_daemon", "daemon"])
     body = [
         "if command -v systemctl >/dev/null 2>&1 && systemctl --user is-enabled --quiet " + SERVICE_NAME + " 2>/dev/null; then",
         "    systemctl --user import-environment DISPLAY WAYLAND_DISPLAY XAUTHORITY DBUS_SESSION_BUS_ADDRESS XDG_CURRENT_DESKTOP 2>/dev/null",

@@ -12,16 +12,14 @@ from aiohttp import web
 from ..config import Paths, Settings
 from ..token_store import load_token
 from .errors import error_middleware
-from .hub import EventHub
 from .jobs import JobService
+from .keys import GUARD, ORIGINS, SERVICE
 from .origins import OriginPolicy
-from .routes import ORIGINS, SERVICE, setup_routes
+from .routes import setup_routes
 from .security import TokenGuard, add_common_headers, make_security_middleware
 from .store import JobStore
 
 log = logging.getLogger("shade.daemon")
-
-GUARD = web.AppKey("shade.guard", TokenGuard)
 
 
 def create_app(settings: Settings, paths: Paths, *, guard: Optional[TokenGuard] = None,
@@ -29,13 +27,13 @@ def create_app(settings: Settings, paths: Paths, *, guard: Optional[TokenGuard] 
     """Build the daemon's app. ``guard`` defaults to the token from the token store
     (raises token_store.TokenStoreError when none is usable)."""
     paths.ensure()
-    guard = guard or TokenGuard(lambda: load_token(settings, paths))
+    guard = guard or TokenGuard(lambda: load_token(settings, paths), settings.token_reload_seconds)
     origins = OriginPolicy(paths.data_dir, settings.allowed_origins)
     store = JobStore(paths.data_dir)
     recovered = store.recover()
     if recovered:
         log.info("%d job(s) interrupted by a crash are queued again", recovered)
-    service = JobService(settings, paths, store, EventHub())
+    service = JobService(settings, paths, store)
 
     app = web.Application(middlewares=[error_middleware, make_security_middleware(guard, origins)])
     app[SERVICE] = service

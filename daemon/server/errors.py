@@ -36,6 +36,7 @@ SHADE_STATUS = {
     "anchor_not_found": 400,
     "bad_options": 400,
     "model_not_found": 503,
+    "device_unavailable": 500,    # the configured device cannot be used: the daemon's setup, not the request
     "cancelled": 409,
 }
 

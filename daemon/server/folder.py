@@ -171,7 +171,7 @@ class Delivery:
 
     def deliver_pending(self) -> None:
         """At start: finish folder jobs that ended while nobody delivered them."""
-        for job in self.store.iter_jobs("source = 'folder' AND status IN ('done','failed','cancelled')"):
+        for job in self.store.folder_jobs(finished=True):
             if job.folder and not job.folder.get("delivered"):
                 try:
                     self.deliver(job)

@@ -1,24 +1,41 @@
-"""Fan-out of job updates to SSE listeners. The worker thread publishes through
-``publish_threadsafe``; listeners are asyncio queues on the event loop."""
+"""Job events, from the worker (or the service) to whoever listens: server-sent-event
+streams (one asyncio queue per listener, on the event loop) and finished-job listeners
+(the watched folder's delivery). Publishers never know their listeners: the worker only
+publishes, the folder only subscribes.
+
+``job_state`` and ``job_progress`` may be called from any thread. SSE listeners get
+``(event, data)`` on the loop; finished-job listeners are called on the publishing thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+from .store import Job
+
+log = logging.getLogger("shade.daemon")
 
 CLOSE = None  # sentinel put on a queue when the daemon shuts down
 
+JobListener = Callable[[Job], None]
+
 
 class EventHub:
-    def __init__(self) -> None:
+    def __init__(self, view: Callable[[Job], dict[str, Any]]) -> None:
+        self._view = view                        # a Job -> what GET /v1/jobs/{id} answers
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self._finished: list[JobListener] = []
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
+    # --- listeners ---------------------------------------------------------------------------
     def subscribe(self, job_id: str) -> asyncio.Queue:
+        """An SSE listener for one job (on the loop thread)."""
         q: asyncio.Queue = asyncio.Queue()
         self._subs[job_id].add(q)
         return q
@@ -30,18 +47,44 @@ class EventHub:
             if not subs:
                 self._subs.pop(job_id, None)
 
-    def publish(self, job_id: str, event: str, data: dict[str, Any]) -> None:
-        """On the loop thread."""
+    def listening(self, job_id: str) -> int:
+        """How many SSE listeners follow ``job_id``."""
+        return len(self._subs.get(job_id, ()))
+
+    def on_finished(self, listener: JobListener) -> Callable[[], None]:
+        """Call ``listener(job)`` each time a job reaches a final state; returns the unsubscribe."""
+        self._finished.append(listener)
+        return lambda: self._finished.remove(listener) if listener in self._finished else None
+
+    # --- publishing ----------------------------------------------------------------------------
+    def job_state(self, job: Job) -> None:
+        """The job changed state (any thread)."""
+        self._to_streams(job.id, "state", self._view(job))
+        if job.finished:
+            for listener in list(self._finished):
+                try:
+                    listener(job)
+                except Exception:  # noqa: BLE001 - one listener must not stop the others
+                    log.exception("a finished-job listener failed for %s", job.id)
+
+    def job_progress(self, job_id: str, step: int, total: int, stage: str) -> None:
+        """A running job's progress (any thread)."""
+        self._to_streams(job_id, "progress", {
+            "id": job_id, "status": "running", "step": step, "total": total, "stage": stage,
+            "progress": round(step / total, 4) if total else 0.0})
+
+    def _to_streams(self, job_id: str, event: str, data: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._put, job_id, event, data)
+        except RuntimeError:  # loop closing
+            pass
+
+    def _put(self, job_id: str, event: str, data: dict[str, Any]) -> None:
         for q in list(self._subs.get(job_id, ())):
             q.put_nowait((event, data))
-
-    def publish_threadsafe(self, job_id: str, event: str, data: dict[str, Any]) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self.publish, job_id, event, data)
-            except RuntimeError:  # loop closing
-                pass
 
     def close_all(self) -> None:
         for subs in list(self._subs.values()):

@@ -17,15 +17,14 @@ from ..config import Paths, Settings
 from . import shader
 from .errors import ApiError
 from .hub import EventHub
-from .imagecheck import ImageFacts
+from shading.imagecheck import ImageFacts
+from shading.options import FORMATS, choices, format_extension
 from .store import DONE, QUEUED, RUNNING, Job, JobStore
 from .worker import ShadingWorker
 
 log = logging.getLogger("shade.daemon")
 
-_FAMILY = {"PNG": {".png"}, "JPEG": {".jpg", ".jpeg", ".jpe"}, "WEBP": {".webp"}}
-_EXT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
-CONTENT_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+CONTENT_TYPES = {fmt: content_type for fmt, (content_type, _) in FORMATS.items()}
 
 
 def safe_filename(name: Optional[str], fallback: str = "image") -> str:
@@ -39,18 +38,18 @@ def safe_filename(name: Optional[str], fallback: str = "image") -> str:
 def result_filename(filename: str, fmt: str) -> str:
     """Same name as the upload; the extension follows the result's format when it differs."""
     p = PurePath(filename)
-    if p.suffix.lower() in _FAMILY.get(fmt, set()):
+    if fmt in FORMATS and p.suffix.lower() in FORMATS[fmt][1]:
         return filename
-    return f"{p.stem or 'image'}{_EXT.get(fmt, '.' + fmt.lower())}"
+    return f"{p.stem or 'image'}{format_extension(fmt)}"
 
 
 class JobService:
-    def __init__(self, settings: Settings, paths: Paths, store: JobStore, hub: EventHub):
+    def __init__(self, settings: Settings, paths: Paths, store: JobStore):
         self.settings = settings
         self.paths = paths
         self.store = store
-        self.hub = hub
-        self.worker = ShadingWorker(store, settings, hub, self.job_view)
+        self.hub = EventHub(self.job_view)
+        self.worker = ShadingWorker(store, settings, self.hub)
         self.watched_folders: list[str] = []
         self.started_at = time.time()
 
@@ -107,6 +106,8 @@ class JobService:
             "defaults": {"mode": self.settings.mode, "target": self.settings.target,
                          "intensity": self.settings.intensity, "quality": self.settings.quality},
             "limits": {"max_upload_mb": self.settings.max_upload_mb, "max_pixels": self.settings.max_pixels},
+            # The choices a job may name (the core's vocabulary): the extension builds its menus from them.
+            "choices": {name: values for name, values in choices().items() if name in shader.OPTION_FIELDS},
             "uptime_seconds": round(time.time() - self.started_at, 1),
             "last_error": self.worker.last_error,
         }
@@ -150,7 +151,7 @@ class JobService:
         job = self.get(job_id)
         if job.status == QUEUED and self.store.cancel_if_queued(job_id):
             job = self.get(job_id)
-            self.hub.publish(job_id, "state", self.job_view(job))
+            self.hub.job_state(job)
             return job
         if job.status == RUNNING and self.worker.request_cancel(job_id):
             deadline = time.monotonic() + wait

@@ -12,15 +12,13 @@ from aiohttp_sse import sse_response
 from .. import __version__
 from .errors import ApiError
 from .hub import CLOSE
-from .jobs import CONTENT_TYPES, JobService, result_filename
+from .jobs import CONTENT_TYPES, result_filename
+from .keys import ORIGINS, SERVICE
 from .openapi import openapi_document
-from .origins import OriginPolicy, is_extension_origin
+from .origins import is_extension_origin
 from .security import CORS_ORIGIN_KEY
 from .store import DONE, FINAL_STATES
 from .uploads import handle_upload
-
-SERVICE = web.AppKey("shade.service", JobService)
-ORIGINS = web.AppKey("shade.origins", OriginPolicy)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -40,8 +38,7 @@ async def create_job(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    jobs = list(service.store.iter_jobs("seq > (SELECT COALESCE(MAX(seq), 0) - 100 FROM jobs)"))
-    return web.json_response({"jobs": [service.job_view(j) for j in reversed(jobs)]})
+    return web.json_response({"jobs": [service.job_view(j) for j in service.store.latest(100)]})
 
 
 async def get_job(request: web.Request) -> web.Response:

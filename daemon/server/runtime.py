@@ -19,9 +19,9 @@ from .. import __version__
 from ..config import Paths, Settings
 from ..runinfo import DaemonInfo, read_info, remove_info, write_info
 from ..token_store import TokenStoreError, load_token, pairing_code
-from .app import GUARD, create_app
+from .app import create_app
 from .folder import FolderLayout
-from .routes import SERVICE
+from .keys import GUARD, SERVICE
 from .security import TokenGuard
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def run(settings: Settings, paths: Paths, *, port: Optional[int] = None, tray: b
         return 1
     try:
         try:
-            guard = TokenGuard(lambda: load_token(settings, paths))
+            guard = TokenGuard(lambda: load_token(settings, paths), settings.token_reload_seconds)
         except TokenStoreError as exc:
             print(f"shade daemon: cannot start: {exc}", file=sys.stderr)
             return 1

@@ -49,6 +49,12 @@ class TokenGuard:
     def _same(a: str, b: str) -> bool:
         return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
 
+    def expire(self) -> None:
+        """Let the next mismatch re-read the store at once (the tray and tests call this
+        right after a rotation)."""
+        with self._lock:
+            self._last_reload = float("-inf")
+
     def check(self, presented: str) -> bool:
         if self._same(presented, self._token):
             return True

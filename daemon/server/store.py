@@ -16,11 +16,10 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
-STATES = (QUEUED, RUNNING) + FINAL_STATES
 MAX_CRASHES = 3
 
 _SCHEMA = """
@@ -80,12 +79,6 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in FINAL_STATES
-
-    @property
-    def progress(self) -> float:
-        if self.status == DONE:
-            return 1.0
-        return round(self.step / self.total, 4) if self.total else 0.0
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
@@ -157,10 +150,31 @@ class JobStore:
             return int(self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = ? AND seq <= ?",
                                         (QUEUED, job.seq)).fetchone()[0])
 
-    def iter_jobs(self, where: str = "1=1", args: tuple = ()) -> Iterator[Job]:
+    def _many(self, sql: str, args: tuple = ()) -> list[Job]:
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY seq", args).fetchall()
-        return (_row_to_job(r) for r in rows)
+            rows = self._db.execute(sql, args).fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    # The store's named queries: no SQL text comes from outside this module.
+    def latest(self, limit: int = 100) -> list[Job]:
+        """The ``limit`` newest jobs, newest first."""
+        return self._many("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (int(limit),))
+
+    def all_jobs(self) -> list[Job]:
+        """Every job, oldest first."""
+        return self._many("SELECT * FROM jobs ORDER BY seq")
+
+    def folder_jobs(self, *, finished: bool) -> list[Job]:
+        """Jobs from the watched folder that have ended (``finished``) or not yet, oldest first."""
+        states = FINAL_STATES if finished else (QUEUED, RUNNING)
+        marks = ",".join("?" * len(states))
+        return self._many(f"SELECT * FROM jobs WHERE source = 'folder' AND status IN ({marks}) ORDER BY seq", states)
+
+    def finished_before(self, cutoff: float) -> list[Job]:
+        """Jobs that reached a final state before ``cutoff`` (a time.time())."""
+        marks = ",".join("?" * len(FINAL_STATES))
+        return self._many(f"SELECT * FROM jobs WHERE status IN ({marks}) AND finished_at < ? ORDER BY seq",
+                          (*FINAL_STATES, cutoff))
 
     # --- worker transitions ------------------------------------------------------------
     def claim_next(self) -> Optional[Job]:
@@ -231,7 +245,7 @@ class JobStore:
         """Delete finished jobs (rows and files) that finished before ``older_than``; folder jobs
         are pruned only once delivered. Returns the removed ids."""
         removed = []
-        for job in self.iter_jobs("status IN (?,?,?) AND finished_at < ?", (*FINAL_STATES, older_than)):
+        for job in self.finished_before(older_than):
             if job.id in keep or (job.folder and not job.folder.get("delivered")):
                 continue
             with self._lock:

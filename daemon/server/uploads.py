@@ -12,7 +12,7 @@ from aiohttp import BodyPartReader, web
 
 from . import shader
 from .errors import ApiError
-from .imagecheck import ImageFacts, inspect_image
+from shading.imagecheck import ImageFacts, inspect_image
 from .jobs import JobService, safe_filename
 from .store import Job
 

@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import AsyncIterator, Optional
+from typing import AsyncIterator, Callable, Optional
 
 from aiohttp import web
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -24,9 +24,10 @@ from watchdog.observers import Observer
 
 from . import shader
 from .folder import Delivery, FolderLayout, reject_file
-from .imagecheck import ImageRejected, inspect_image
+from shading.errors import ImageError
+from shading.imagecheck import inspect_image
 from .jobs import JobService
-from .routes import SERVICE
+from .keys import SERVICE
 from .store import Job
 
 log = logging.getLogger("shade.daemon")
@@ -88,15 +89,16 @@ class FolderWatcher:
         self._observer: Optional[Observer] = None
         self._task: Optional[asyncio.Task] = None
         self._checks: set[asyncio.Task] = set()   # keep references so checks are not collected
+        self._unsubscribe: Optional[Callable[[], None]] = None
 
     # --- life cycle ------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.layout.ensure()
         self.delivery.on_delivered = self._delivered
-        self.service.worker.finish_hooks.append(self.delivery.deliver)
+        self._unsubscribe = self.service.hub.on_finished(self.delivery.deliver)
         await asyncio.to_thread(self.delivery.deliver_pending)
-        for job in self.service.store.iter_jobs("source = 'folder' AND status IN ('queued','running')"):
+        for job in self.service.store.folder_jobs(finished=False):
             if job.folder:
                 self._active.add(job.folder["src"])
         self._observer = Observer()
@@ -116,8 +118,9 @@ class FolderWatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
-        if self.delivery.deliver in self.service.worker.finish_hooks:
-            self.service.worker.finish_hooks.remove(self.delivery.deliver)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     # --- events (observer thread -> loop) -------------------------------------------------
     def note_threadsafe(self, path: Path) -> None:
@@ -195,7 +198,7 @@ class FolderWatcher:
         assert rel is not None
         try:
             facts = await asyncio.to_thread(inspect_image, path, self.settings.max_pixels, what=str(rel))
-        except ImageRejected as exc:
+        except ImageError as exc:
             entry.checking = False
             stable_for = time.monotonic() - (entry.stable_since or 0)
             if stable_for >= GIVE_UP_PERIODS * self.debounce:

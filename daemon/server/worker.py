@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from shading.options import format_extension
+
 from ..config import Settings
 from . import shader
 from .errors import job_error_fields
@@ -22,9 +24,6 @@ from .hub import EventHub
 from .store import Job, JobStore
 
 log = logging.getLogger("shade.daemon")
-
-FinishHook = Callable[[Job], None]
-
 
 @dataclass
 class Current:
@@ -35,16 +34,11 @@ class Current:
     stage: str = "load"
 
 
-class _Stop(Exception):
-    """Internal: the daemon is stopping; the job must be re-queued."""
-
-
 class ShadingWorker:
-    def __init__(self, store: JobStore, settings: Settings, hub: EventHub, job_view: Callable[[Job], dict]):
+    def __init__(self, store: JobStore, settings: Settings, hub: EventHub):
         self.store = store
         self.settings = settings
         self.hub = hub
-        self._job_view = job_view
         self._cond = threading.Condition()
         self._stopping = False
         self._paused = False
@@ -54,7 +48,6 @@ class ShadingWorker:
         self.model_state: dict[str, Any] = {"state": "loading", "device": None, "encoders": list(settings.encoders),
                                             "error": None}
         self.last_error: Optional[str] = None
-        self.finish_hooks: list[FinishHook] = []
 
     # --- control (any thread) ----------------------------------------------------------
     def start(self) -> None:
@@ -148,20 +141,15 @@ class ShadingWorker:
             if now - last_write[0] > 0.25 or step >= total:
                 last_write[0] = now
                 self.store.set_progress(job.id, int(step), int(total), str(stage))
-            self.hub.publish_threadsafe(job.id, "progress", {
-                "id": job.id, "status": "running", "step": int(step), "total": int(total), "stage": str(stage),
-                "progress": round(step / total, 4) if total else 0.0})
+            self.hub.job_progress(job.id, int(step), int(total), str(stage))
 
         return progress
-
-    def _publish_state(self, job: Job) -> None:
-        self.hub.publish_threadsafe(job.id, "state", self._job_view(job))
 
     def _run_job(self, job: Job) -> None:
         Cancelled = shader.cancelled_error()
         with self._cond:
             self._current = Current(job.id, job.filename)
-        self._publish_state(job)
+        self.hub.job_state(job)
         log.info("job %s (%s) started", job.id, job.filename)
         final: Optional[Job] = None
         try:
@@ -173,9 +161,7 @@ class ShadingWorker:
                                           anchor=self.store.path_of(job, job.anchor_file),
                                           style=self.store.path_of(job, job.style_file))
             result = shader.protect(jdir / job.input_file, opts, self._progress(job))
-            ext = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}.get(result.format.upper(),
-                                                                        f".{result.format.lower()}")
-            result_file = f"result{ext}"
+            result_file = f"result{format_extension(result.format.upper())}"
             (jdir / result_file).unlink(missing_ok=True)  # a stale one from an attempt cut short
             result.save(jdir / result_file)
             final = self.store.finish_done(job.id, result_file, result.format.upper(), dict(result.measurements))
@@ -186,7 +172,7 @@ class ShadingWorker:
                 log.info("job %s put back in the queue (daemon stopping)", job.id)
                 again = self.store.get(job.id)
                 if again is not None:
-                    self._publish_state(again)
+                    self.hub.job_state(again)
             else:
                 final = self.store.finish_cancelled(job.id)
                 log.info("job %s cancelled", job.id)
@@ -199,9 +185,4 @@ class ShadingWorker:
                 self._current = None
                 self._cancel.discard(job.id)
         if final is not None:
-            self._publish_state(final)
-            for hook in self.finish_hooks:
-                try:
-                    hook(final)
-                except Exception:  # noqa: BLE001
-                    log.exception("post-job step failed for %s", job.id)
+            self.hub.job_state(final)     # SSE streams, and the watched folder's delivery

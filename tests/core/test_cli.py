@@ -128,9 +128,9 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, model_dir, shared_imag
     (["--no-robust", "--precision", "float32"], False, "float32"),
 ])
 def test_robust_and_precision_flags_reach_the_options(tmp_path, argv, eot, precision):
-    from daemon.cli import build_parser
-    from daemon.commands.common import options_from
-    from daemon.config import load_settings
+    from shade_daemon.cli import build_parser
+    from shade_daemon.commands.common import options_from
+    from shade_daemon.config import load_settings
 
     args = build_parser().parse_args(["protect", "x.png", "--out", str(tmp_path), *argv])
     options = options_from(args, load_settings(env={"SHADE_HOME": str(tmp_path / "home")}))
@@ -148,9 +148,9 @@ def test_robust_and_precision_flags_reach_the_options(tmp_path, argv, eot, preci
     (["--quality", "best", "--no-large-view"], (512,), ()),
 ])
 def test_large_view_flag_picks_the_trainer_views(tmp_path, argv, whole, tiled):
-    from daemon.cli import build_parser
-    from daemon.commands.common import options_from
-    from daemon.config import load_settings
+    from shade_daemon.cli import build_parser
+    from shade_daemon.commands.common import options_from
+    from shade_daemon.config import load_settings
 
     args = build_parser().parse_args(["protect", "x.png", "--out", str(tmp_path), *argv])
     options = options_from(args, load_settings(env={"SHADE_HOME": str(tmp_path / "home")}))

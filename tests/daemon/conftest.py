@@ -4,24 +4,13 @@ library, an in-memory keyring (never the user's), a real app on a loopback port.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import keyring
 import pytest
 from PIL import Image
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-# Test modules import their helpers from daemon_testlib (next to this file), whatever
-# pytest's import mode; and the repository root must come before tests/, where this
-# folder would otherwise pass for a namespace package called "daemon".
-for entry in (str(HERE), str(ROOT)):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
-
-from daemon_testlib import MODEL_DIR, MemoryKeyring  # noqa: E402
+from shadetest import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)
@@ -56,11 +45,12 @@ def anchor_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shade_env(tmp_path, anchor_dir, monkeypatch) -> dict[str, str]:
-    """Environment for a Shade home in a temp folder with tiny, fast settings."""
+def shade_env(tmp_path, anchor_dir, plumbing_model_dir, monkeypatch) -> dict[str, str]:
+    """Environment for a Shade home in a temp folder with tiny, fast settings and the
+    seeded random encoder (these tests check plumbing, not protection)."""
     env = {
         "SHADE_HOME": str(tmp_path / "home"),
-        "SHADE_MODEL_DIR": str(MODEL_DIR),
+        "SHADE_MODEL_DIR": str(plumbing_model_dir),
         "SHADE_ANCHOR_DIR": str(anchor_dir),
         "SHADE_VIEW_SIZE": "64",
         "SHADE_QUALITY": "fast",
@@ -78,7 +68,7 @@ def shade_env(tmp_path, anchor_dir, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def settings_paths(shade_env):
-    from daemon.config import Paths, load_settings
+    from shade_daemon.config import Paths, load_settings
 
     def make(**overrides: Any):
         env = dict(shade_env)
@@ -92,8 +82,8 @@ def settings_paths(shade_env):
 @pytest.fixture
 def make_client(aiohttp_client, settings_paths):
     """Start the real app on a loopback port; returns (client, token, app)."""
-    from daemon.server.app import create_app
-    from daemon.token_store import load_token
+    from shade_daemon.server.app import create_app
+    from shade_daemon.token_store import load_token
 
     async def make(watch: bool = False, **overrides: Any):
         settings, paths = settings_paths(**overrides)

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from daemon.server.routes import SERVICE
-from daemon_testlib import auth, image_bytes, needs_weights, upload, wait_job
+from shade_daemon.server.keys import SERVICE
+from shadetest import auth, image_bytes, poll_until, upload, wait_job
 
-pytestmark = [pytest.mark.timeout(240), needs_weights]
+pytestmark = [pytest.mark.timeout(240)]
 
 
 async def read_sse(resp) -> list[tuple[str, dict]]:
@@ -82,13 +82,14 @@ async def test_uploaded_anchor_and_jpeg(make_client, anchor_dir):
 
 
 async def test_sse_progress_then_final_state(make_client):
-    client, token, _ = await make_client(steps=6)
+    client, token, app = await make_client(steps=6)
     assert (await client.post("/v1/pause", headers=auth(token))).status == 200
     job_id = (await (await upload(client, token, image_bytes())).json())["id"]
     resp = await client.get(f"/v1/jobs/{job_id}/events", headers=auth(token))
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
     reader = asyncio.create_task(read_sse(resp))
-    await asyncio.sleep(0.2)
+    hub = app[SERVICE].hub
+    await poll_until(lambda: hub.listening(job_id), what="the stream to subscribe")
     assert (await client.post("/v1/resume", headers=auth(token))).status == 200
     events = await asyncio.wait_for(reader, 60)
     kinds = [e for e, _ in events]
@@ -154,14 +155,15 @@ async def test_pause_holds_running_job(make_client):
 
 async def test_status(make_client):
     client, token, app = await make_client()
-    deadline = time.monotonic() + 60
-    while True:
+    async def loaded():
         status = await (await client.get("/v1/status", headers=auth(token))).json()
-        if status["models"]["state"] != "loading" or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.1)
+        return status if status["models"]["state"] != "loading" else None
+
+    status = await poll_until(loaded, what="the model to load")
     assert status["models"]["state"] == "ready", status
-    assert status["device"] == "cpu" and status["models"]["encoders"] == ["taef2"]
+    assert status["device"] == "cpu" and status["models"]["encoders"] == ["random-tiny"]
+    from shading.options import INTENSITIES, MODES, QUALITIES
+    assert status["choices"] == {"mode": list(MODES), "intensity": list(INTENSITIES), "quality": list(QUALITIES)}
     assert status["queue_length"] == 0 and status["current_job"] is None and status["paused"] is False
     assert {"cat", "coffee"} <= set(status["targets"])
     assert status["watched_folders"] == []
@@ -208,10 +210,10 @@ async def test_results_are_pruned_after_retention(make_client):
     assert job["status"] == "done"
     job_dir = app[SERVICE].store.job_dir(job_id)
     assert job_dir.is_dir()
-    deadline = time.monotonic() + 10
-    while (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).status != 404:
-        assert time.monotonic() < deadline, "not pruned"
-        await asyncio.sleep(0.2)
+    async def pruned():
+        return (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).status == 404
+
+    await poll_until(pruned, 10, 0.2, "the result to be pruned")
     assert not job_dir.exists()
 
 
@@ -229,3 +231,19 @@ async def test_missing_model_is_reported_and_jobs_fail_clearly(make_client, tmp_
     body = await r.json()
     assert r.status == 409 and body["error"]["code"] == "job_not_done" and "failed" in body["error"]["message"]
     assert (await client.get("/v1/health")).status == 200
+
+
+async def test_unusable_device_is_its_own_error(make_client):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: --device cuda is usable here")
+    client, token, _ = await make_client(device="cuda")
+    job_id = (await (await upload(client, token, image_bytes())).json())["id"]
+    job = await wait_job(client, token, job_id)
+    assert job["status"] == "failed" and job["error"]["code"] == "device_unavailable", job
+    assert "--device cpu" in job["error"]["message"]
+    status = await (await client.get("/v1/status", headers=auth(token))).json()
+    assert status["models"]["state"] == "error" and "CUDA" in status["models"]["error"]
+    from shade_daemon.server.errors import SHADE_STATUS
+    assert SHADE_STATUS["device_unavailable"] != 503 and SHADE_STATUS["model_not_found"] == 503

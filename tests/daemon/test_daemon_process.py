@@ -22,91 +22,31 @@ from pathlib import Path
 
 import pytest
 
-from daemon_testlib import ROOT, image_bytes, needs_weights
+from shadetest import DaemonProcess, image_bytes, run_shade
 
-pytestmark = [pytest.mark.timeout(300), needs_weights]
-
-# The console script of the environment running the tests (normally .venv/bin/shade).
-SHADE = Path(sys.executable).parent / ("shade.exe" if sys.platform == "win32" else "shade")
-if not SHADE.exists():
-    SHADE = ROOT / ".venv" / ("Scripts/shade.exe" if sys.platform == "win32" else "bin/shade")
-
+pytestmark = [pytest.mark.timeout(300)]
 
 @pytest.fixture
 def proc_env(shade_env) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env.update(shade_env)
     env["SHADE_TOKEN_STORE"] = "file"
+    env["SHADE_TOKEN_RELOAD_SECONDS"] = "0"
     env["OMP_NUM_THREADS"] = "1"
     return env
 
 
 def shade(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SHADE), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return run_shade(list(args), env, timeout=timeout)
 
 
-class Daemon:
-    def __init__(self, env: dict, tmp: Path, *extra: str):
-        self.env = env
-        self.log = tmp / f"daemon-{uuid.uuid4().hex[:6]}.log"
-        self.proc = subprocess.Popen([str(SHADE), "daemon", "--port", "0", "--no-tray", *extra], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=open(self.log, "w"))
-        self.info_path = Path(env["SHADE_HOME"]) / "state" / "daemon.json"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                info = json.loads(self.info_path.read_text())
-                if info["pid"] == self.proc.pid:
-                    break
-            except (OSError, ValueError, KeyError):
-                pass
-            assert self.proc.poll() is None, f"daemon exited early: {self.log.read_text()}"
-            assert time.monotonic() < deadline, "no daemon.json"
-            time.sleep(0.1)
-        self.info = info
-        self.url = info["url"]
-        token_file = Path(env["SHADE_HOME"]) / "config" / "api-token"
-        self.token = token_file.read_text().strip()
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
-                auth: bool = True):
-        h = {"Authorization": f"Bearer {self.token}"} if auth else {}
-        h.update(headers or {})
-        req = urllib.request.Request(self.url + path, data=body, method=method, headers=h)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
-
-    def upload(self, data: bytes, filename: str = "art.png") -> str:
-        boundary = uuid.uuid4().hex
-        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{filename}"\r\n'
-                f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        status, job = self.request("POST", "/v1/jobs", body,
-                                   {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        assert status == 202, job
-        return job["id"]
-
-    def wait_job(self, job_id: str, until, timeout: float = 120) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            status, job = self.request("GET", f"/v1/jobs/{job_id}")
-            assert status == 200, job
-            if until(job):
-                return job
-            assert time.monotonic() < deadline, job
-            time.sleep(0.05)
-
-    def stop(self, sig=signal.SIGTERM, timeout: float = 60) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+def Daemon(env: dict, tmp: Path, *extra: str) -> DaemonProcess:
+    return DaemonProcess(env, "--port", "0", "--no-tray", *extra, log_dir=tmp)
 
 
 @pytest.fixture
 def daemons():
-    started: list[Daemon] = []
+    started: list[DaemonProcess] = []
     yield started
     for d in started:
         if d.proc.poll() is None:
@@ -163,8 +103,7 @@ def test_lifecycle_single_instance_and_cli(proc_env, tmp_path, daemons):
     # Rotation: the running daemon accepts the new token (and refuses the old one).
     new = shade(proc_env, "token", "--rotate").stdout.strip()
     assert len(new) == 43 and new != d.token
-    time.sleep(2.2)
-    old, d.token = d.token, new
+    old, d.token = d.token, new          # SHADE_TOKEN_RELOAD_SECONDS=0: re-read on the first mismatch
     assert d.request("GET", "/v1/status")[0] == 200
     d.token = old
     assert d.request("GET", "/v1/status")[0] == 401
@@ -218,7 +157,7 @@ def test_sigterm_requeues_running_job(proc_env, tmp_path, daemons):
     assert not d.info_path.exists()
     assert _job_row(proc_env, running)["status"] == "queued"        # back in the queue, not lost
     assert _job_row(proc_env, waiting)["status"] == "queued"
-    assert "goes back to the queue" in d.log.read_text() or "put back in the queue" in d.log.read_text()
+    assert "goes back to the queue" in d.log() or "put back in the queue" in d.log()
     d2 = Daemon(proc_env, tmp_path)
     daemons.append(d2)
     for job_id in (running, waiting):

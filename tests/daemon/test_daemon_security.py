@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.extension_ids import CHROME_ORIGIN
-from daemon_testlib import auth
+from shade_daemon.extension_ids import CHROME_ORIGIN
+from shadetest import auth
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,14 +127,15 @@ async def test_no_state_changing_get(make_client):
 
 
 async def test_rotated_token_takes_effect_without_restart(make_client, settings_paths):
-    import asyncio
+    from shade_daemon.server.keys import GUARD
+    from shade_daemon.token_store import rotate_token
 
-    from daemon.token_store import rotate_token
-
-    client, token, _ = await make_client()
+    client, token, app = await make_client(token_reload_seconds=3600)
     settings, paths = settings_paths()
     new = rotate_token(settings, paths)
-    await asyncio.sleep(2.1)                             # the guard re-reads at most every 2 s
+    assert (await client.get("/v1/status", headers=auth(token))).status == 200     # not re-read yet
+    assert (await client.get("/v1/status", headers=auth(new))).status == 401       # within the interval
+    app[GUARD].expire()                                  # the explicit hook: re-read on the next mismatch
     assert (await client.get("/v1/status", headers=auth(new))).status == 200
     assert (await client.get("/v1/status", headers=auth(token))).status == 401
 

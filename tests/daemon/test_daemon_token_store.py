@@ -12,7 +12,7 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from daemon.token_store import (SERVICE, USERNAME, TokenStoreError, keyring_status, load_token, pairing_code,
+from shade_daemon.token_store import (SERVICE, USERNAME, TokenStoreError, keyring_status, load_token, pairing_code,
                                 rotate_token, token_file)
 
 
@@ -91,7 +91,7 @@ def test_chained_keyrings_judged_by_where_they_write(tmp_path):
     from keyring.backend import KeyringBackend
     from keyrings.alt.file import PlaintextKeyring
 
-    from daemon_testlib import MemoryKeyring
+    from shadetest import MemoryKeyring
 
     plain = PlaintextKeyring()
     plain.file_path = str(tmp_path / "plain.cfg")

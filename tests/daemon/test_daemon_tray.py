@@ -10,10 +10,10 @@ import os
 
 import pytest
 
-from daemon.server.routes import SERVICE
-from daemon.server.runtime import tray_actions
-from daemon.server.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
-from daemon_testlib import image_bytes, needs_weights, upload, wait_job
+from shade_daemon.server.keys import SERVICE
+from shade_daemon.server.runtime import tray_actions
+from shade_daemon.server.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
+from shadetest import image_bytes, upload, wait_job
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,7 +63,6 @@ def test_states_pictures_and_tooltips():
     assert draw_icon(more).tobytes() != pictures[1]          # the ring shows progress
 
 
-@needs_weights
 async def test_menu_drives_the_daemon(make_client, pystray_dummy, tmp_path):
     pystray, RecordingIcon = pystray_dummy
     client, token, app = await make_client(steps=4000)
@@ -116,7 +115,7 @@ def test_no_display_runs_without_tray(monkeypatch, caplog, tmp_path):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     if os.name != "posix" or not display_problem():
         pytest.skip("only meaningful where a display is looked up through DISPLAY/WAYLAND_DISPLAY")
-    from daemon.server.tray import TrayActions
+    from shade_daemon.server.tray import TrayActions
 
     def boom():
         raise AssertionError("the tray must not touch the daemon without a display")

@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from daemon_testlib import auth, image_bytes, needs_weights, upload, wait_job
+from shadetest import auth, image_bytes, upload, wait_job
 
-pytestmark = [pytest.mark.timeout(180), needs_weights,
+pytestmark = [pytest.mark.timeout(180),
               pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")]
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from daemon.server.routes import SERVICE
-from daemon_testlib import image_bytes, needs_weights
+from shade_daemon.server.keys import SERVICE
+from shadetest import image_bytes, poll_until
 
-pytestmark = [pytest.mark.timeout(180), needs_weights]
+pytestmark = [pytest.mark.timeout(180)]
 
 
 def layout(env: dict) -> dict[str, Path]:
@@ -31,13 +31,7 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 async def wait_for(check, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
+    return await poll_until(check, timeout, 0.1, what)
 
 
 async def test_startup_scan_clashes_and_concept_folders(make_client, shade_env):
@@ -70,7 +64,7 @@ async def test_startup_scan_clashes_and_concept_folders(make_client, shade_env):
     reason = rejected["notes-1.txt.txt"].decode()
     assert "notes.txt" in reason and "not an image" in reason
 
-    jobs = list(app[SERVICE].store.iter_jobs())
+    jobs = list(app[SERVICE].store.all_jobs())
     by_name = {j.filename: j for j in jobs}
     assert set(by_name) == {"a.png", "b.jpg"}
     assert by_name["b.jpg"].options["target"] == "coffee"        # the subfolder names the target
@@ -124,7 +118,7 @@ async def test_live_drops_nothing_lost(make_client, shade_env, tmp_path):
     # ... and nothing lost: every input is in originals or rejected.
     assert len(originals) + len([n for n in rejected if not n.endswith(".txt")]) == 6
     # Our own writes (ready/, originals/, rejected/) started no jobs: exactly one per image.
-    jobs = list(app[SERVICE].store.iter_jobs())
+    jobs = list(app[SERVICE].store.all_jobs())
     assert sorted(j.filename for j in jobs) == sorted(expected_ready)
     assert all(j.status == "done" for j in jobs)
     # A weakly protected result is marked beside it, as Glaze marks INCOMPLETE files.
@@ -147,7 +141,7 @@ async def test_failed_job_goes_to_rejected_with_reason(make_client, shade_env, a
     await wait_for(lambda: d["to-post"].is_dir(), what="folders")
     data = image_bytes()
     (d["to-post"] / "x.png").write_bytes(data)
-    await wait_for(lambda: list(app[SERVICE].store.iter_jobs()), what="the job")
+    await wait_for(lambda: list(app[SERVICE].store.all_jobs()), what="the job")
     (anchors / "cat.png").unlink()
     app[SERVICE].worker.resume()
     await wait_for(lambda: "x.png.txt" in files(d["rejected"]), what="the reject")
@@ -163,7 +157,7 @@ async def test_file_replaced_while_its_job_waits(make_client, shade_env):
     await wait_for(lambda: d["to-post"].is_dir(), what="folders")
     first, second = image_bytes((64, 48)), image_bytes((80, 56), color=(10, 200, 30))
     (d["to-post"] / "x.png").write_bytes(first)
-    await wait_for(lambda: list(service.store.iter_jobs()), what="the first job")
+    await wait_for(lambda: list(service.store.all_jobs()), what="the first job")
     tmp = d["to-post"].parent / "x.tmp"
     tmp.write_bytes(second)
     os.replace(tmp, d["to-post"] / "x.png")              # the user saves a new version meanwhile
@@ -176,4 +170,4 @@ async def test_file_replaced_while_its_job_waits(make_client, shade_env):
         with Image.open(d["ready"] / name) as im:
             sizes.add(im.size)
     assert sizes == {(64, 48), (80, 56)}
-    assert len(list(service.store.iter_jobs())) == 2
+    assert len(list(service.store.all_jobs())) == 2

@@ -14,7 +14,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-from daemon.extension_ids import (  # noqa: E402
+from shade_daemon.extension_ids import (  # noqa: E402
     CHROME_EXTENSION_ID, CHROME_MANIFEST_KEY, FIREFOX_ADDON_ID, NATIVE_HOST_NAME,
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.install import InstallContext
+from shade_daemon.install import InstallContext
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -43,7 +43,7 @@ def make_ctx(home: Path, env: dict[str, str]):
 
 def _run_shade(args: list[str], env: dict[str, str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
     """``shade ARGS`` through the real CLI, as a separate process."""
-    return subprocess.run([sys.executable, "-m", "daemon", *args], env=env, cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "shade_daemon", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, **kw)
 
 

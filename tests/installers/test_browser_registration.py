@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Paths, load_settings
-from daemon.extension_ids import CHROME_ORIGIN, NATIVE_HOST_NAME
-from daemon.install import InstallContext, InstallOptions, install, uninstall
-from daemon.token_store import load_token
+from shade_daemon.config import Paths, load_settings
+from shade_daemon.extension_ids import CHROME_ORIGIN, NATIVE_HOST_NAME
+from shade_daemon.install import InstallContext, InstallOptions, install, uninstall
+from shade_daemon.token_store import load_token
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.install import InstallContext, InstallOptions, install
+from shade_daemon.install import InstallContext, InstallOptions, install
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_MODELS = REPO.parent / "shared" / "models"
@@ -103,7 +103,7 @@ def health_server():
 
 
 def _write_daemon_json(env, port: int) -> None:
-    from daemon.config import Paths
+    from shade_daemon.config import Paths
 
     state = Paths.resolve(env).state_dir
     state.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def test_daemon_answering_stale_and_port_taken(run_shade, env, health_server):
     assert found["daemon"]["status"] == "fail" and "nothing answers" in found["daemon"]["detail"]
     assert "shade daemon" in found["daemon"]["fix"]
 
-    from daemon.config import Paths
+    from shade_daemon.config import Paths
 
     (Paths.resolve(env).state_dir / "daemon.json").unlink()
     with socket.socket() as other:  # another program holds Shade's port
@@ -137,7 +137,7 @@ def test_daemon_answering_stale_and_port_taken(run_shade, env, health_server):
 
 
 def test_bad_config_is_reported_and_other_checks_still_run(run_shade, env):
-    from daemon.config import Paths
+    from shade_daemon.config import Paths
 
     config = Paths.resolve(env).config_file
     config.parent.mkdir(parents=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.install import InstallError, InstallOptions, install, record_path, uninstall
-from daemon.install.autostart import systemd_unit_path
-from daemon.install.browsers import BROWSERS, manifest_path, registry_key
-from daemon.install.record import InstallRecord
+from shade_daemon.install import InstallError, InstallOptions, install, record_path, uninstall
+from shade_daemon.install.autostart import systemd_unit_path
+from shade_daemon.install.browsers import BROWSERS, manifest_path, registry_key
+from shade_daemon.install.record import InstallRecord
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,7 +177,7 @@ def fake_tools(tmp_path, monkeypatch):
      ["schtasks /End /TN Shade", "schtasks /Delete /TN Shade /F"]),
 ])
 def test_activation_commands(make_ctx, fake_tools, system, first, again, undo):
-    from daemon.install.autostart import launch_agent_path, task_xml_path
+    from shade_daemon.install.autostart import launch_agent_path, task_xml_path
 
     ctx = make_ctx(system)
     ctx.run_commands = True
@@ -201,7 +201,7 @@ def test_no_user_session_is_explained(make_ctx, fake_tools, monkeypatch):
 
 
 def test_windows_uninstall_removes_only_the_registry_keys_it_created(make_ctx):
-    from daemon.install.registry import MemoryRegistry
+    from shade_daemon.install.registry import MemoryRegistry
 
     ctx = make_ctx("windows")
     # Chrome is installed (its key exists, with a setting); Chromium, Edge, Brave, Firefox are not.
@@ -218,7 +218,7 @@ def test_windows_uninstall_removes_only_the_registry_keys_it_created(make_ctx):
 def test_interrupted_install_is_still_recorded(make_ctx, home, monkeypatch, snapshot):
     """Ctrl-C half way through writing: what was written is recorded, so uninstall
     removes it and a new install does not call it someone else's file."""
-    import daemon.install.installer as installer
+    import shade_daemon.install.installer as installer
 
     before = snapshot(home)
     ctx = make_ctx("linux")

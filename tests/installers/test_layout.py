@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from daemon.extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID, NATIVE_HOST_NAME
-from daemon.install import InstallOptions, install
-from daemon.install.autostart import (
+from shade_daemon.extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID, NATIVE_HOST_NAME
+from shade_daemon.install import InstallOptions, install
+from shade_daemon.install.autostart import (
     desktop_entry_path, launch_agent_path, systemd_unit_path, systemd_wants_path, task_xml_path,
 )
-from daemon.install.browsers import BROWSERS, manifest_path, registry_key
+from shade_daemon.install.browsers import BROWSERS, manifest_path, registry_key
 
 ALL = InstallOptions(extension=False)
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
@@ -52,7 +52,7 @@ def test_linux_systemd_unit_is_valid_and_runs_shade(make_ctx, tmp_path):
     assert service["Restart"] == "on-failure"
     assert unit["Install"]["WantedBy"] == "default.target"
     argv = shlex.split(service["ExecStart"])
-    assert _executable(argv[0]) and argv[1:] == ["-m", "daemon", "daemon"]
+    assert _executable(argv[0]) and argv[1:] == ["-m", "shade_daemon", "daemon"]
     # SHADE_HOME chosen at install time reaches the service, which systemd starts without our shell.
     assert service["Environment"] == f'"SHADE_HOME={ctx.env["SHADE_HOME"]}"'
     # Enabled for login, the way `systemctl --user enable` does it.
@@ -124,7 +124,7 @@ def test_tray_launcher_without_systemd_starts_the_daemon(make_ctx, tmp_path):
     launcher = shlex.split(entry["Desktop Entry"]["Exec"])[0]
     proc = subprocess.run([launcher], env={"PATH": str(tmp_path), "HOME": str(ctx.home)}, timeout=30)
     assert proc.returncode == 0
-    assert log.read_text().split() == [ctx.env["SHADE_HOME"], "-m", "daemon", "daemon"]
+    assert log.read_text().split() == [ctx.env["SHADE_HOME"], "-m", "shade_daemon", "daemon"]
 
 
 # macOS --------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_macos_launch_agent_plist(make_ctx):
         plist = plistlib.load(fh)
     assert plist["Label"] == "org.shade_art.daemon"
     assert _executable(plist["ProgramArguments"][0])
-    assert plist["ProgramArguments"][1:] == ["-m", "daemon", "daemon"]
+    assert plist["ProgramArguments"][1:] == ["-m", "shade_daemon", "daemon"]
     assert plist["RunAtLoad"] is True
     assert plist["KeepAlive"] == {"SuccessfulExit": False}  # restarted after a crash, not after quitting
     assert plist["EnvironmentVariables"] == {"SHADE_HOME": ctx.env["SHADE_HOME"]}
@@ -157,7 +157,7 @@ def test_windows_logon_task_and_registry(make_ctx):
     assert task.find("t:Principals/t:Principal/t:RunLevel", TASK_NS).text == "LeastPrivilege"
     exec_ = task.find("t:Actions/t:Exec", TASK_NS)
     assert exec_.find("t:Command", TASK_NS).text == str(ctx.gui_python)
-    assert exec_.find("t:Arguments", TASK_NS).text == "-m daemon daemon"
+    assert exec_.find("t:Arguments", TASK_NS).text == "-m shade_daemon daemon"
 
     # Per-user registry keys, each pointing at a manifest that exists.
     for browser in BROWSERS.values():
@@ -169,7 +169,7 @@ def test_windows_logon_task_and_registry(make_ctx):
     assert ctx.registry.get_default(r"Software\Mozilla\NativeMessagingHosts\org.shade_art.host")
     bat = Path(json.loads(Path(ctx.registry.get_default(registry_key(BROWSERS["chrome"]))).read_text())["path"])
     text = bat.read_bytes().decode("utf-8")
-    assert text.startswith("@echo off") and "-m daemon.nativehost %*" in text and "\r\n" in text
+    assert text.startswith("@echo off") and "-m shade_daemon.nativehost %*" in text and "\r\n" in text
 
 
 # Browsers on every OS ------------------------------------------------------------------
@@ -221,7 +221,7 @@ def test_linux_honours_xdg_config_home(home, env, make_ctx):
 
 def test_paths_with_spaces_survive_every_format(tmp_path, env):
     """macOS folders have spaces; a HOME with quotes and % must not break the unit, entry or launcher."""
-    from daemon.install import InstallContext
+    from shade_daemon.install import InstallContext
 
     odd = tmp_path / "my home's 100% \"art\""
     odd.mkdir()
@@ -235,9 +235,9 @@ def test_paths_with_spaces_survive_every_format(tmp_path, env):
     unit = _parse_unit(systemd_unit_path(ctx).read_text())
     exec_start = shlex.split(unit["Service"]["ExecStart"].replace("%%", "%").replace("$$", "$"))
     # systemd takes no quote in an executable's path: the odd path goes through /bin/sh.
-    assert exec_start == ["/bin/sh", "-c", 'exec "$0" "$@"', str(fake), "-m", "daemon", "daemon"]
+    assert exec_start == ["/bin/sh", "-c", 'exec "$0" "$@"', str(fake), "-m", "shade_daemon", "daemon"]
     subprocess.run(exec_start, check=True, timeout=30)
-    assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "daemon", "daemon"]
+    assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "shade_daemon", "daemon"]
     entry = configparser.ConfigParser(interpolation=None)
     entry.read_string(desktop_entry_path(ctx).read_text())
     # Desktop Exec: undo the value escaping, then the quoting.
@@ -257,4 +257,4 @@ def test_paths_with_spaces_survive_every_format(tmp_path, env):
         warnings.warn("systemd-analyze or desktop-file-validate missing: odd paths only parsed, not verified")
     host = json.loads(manifest_path(ctx, BROWSERS["chrome"]).read_text())["path"]
     subprocess.run([host, "chrome-extension://x/"], check=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
-    assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "daemon.nativehost", "chrome-extension://x/"]
+    assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "shade_daemon.nativehost", "chrome-extension://x/"]

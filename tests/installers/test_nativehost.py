@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import Paths, load_settings
-from daemon.extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID
-from daemon.install import InstallContext, InstallOptions, install
-from daemon.install.browsers import BROWSERS, manifest_path
-from daemon.token_store import load_token
+from shade_daemon.config import Paths, load_settings
+from shade_daemon.extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID
+from shade_daemon.install import InstallContext, InstallOptions, install
+from shade_daemon.install.browsers import BROWSERS, manifest_path
+from shade_daemon.token_store import load_token
 
 REPO = Path(__file__).resolve().parents[2]
 SHADE_ORIGIN = CHROME_ORIGIN + "/"
@@ -46,7 +46,7 @@ def host_env(env, home) -> dict[str, str]:
 
 
 def run_host(args: list[str], stdin: bytes, env: dict[str, str], command: list[str] | None = None):
-    proc = subprocess.run((command or [sys.executable, "-m", "daemon.nativehost"]) + args, input=stdin,
+    proc = subprocess.run((command or [sys.executable, "-m", "shade_daemon.nativehost"]) + args, input=stdin,
                           capture_output=True, env=env, cwd=REPO, timeout=60)
     return proc.returncode, unframe_all(proc.stdout), proc.stderr.decode()
 
