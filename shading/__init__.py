@@ -17,7 +17,13 @@ import types
 from typing import Any
 
 from .errors import (
-    AnchorNotFound, Cancelled, DeviceUnavailable, ImageError, ImageTooLarge, ModelNotFound, OptionsError,
+    AnchorNotFound,
+    Cancelled,
+    DeviceUnavailable,
+    ImageError,
+    ImageTooLarge,
+    ModelNotFound,
+    OptionsError,
     ShadeError,
 )
 from .options import INTENSITIES, QUALITIES, ProtectOptions, ProtectResult

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from shadetest import REAL_MODEL_DIR, SHARED, WEIGHTS_REASON, make_random_model_dir
 
 IMAGES_DIR = SHARED / "images" if (SHARED / "images").is_dir() else None

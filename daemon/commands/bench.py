@@ -34,7 +34,7 @@ def collect(inputs: list[str], photos: bool) -> list[tuple[str, object]]:
         else:
             items.append((path.name, path))
     if photos:
-        from skimage import data     # a dev dependency: the photos ship inside the package
+        from skimage import data  # a dev dependency: the photos ship inside the package
 
         items += [(f"skimage-{n}", _png(getattr(data, n)())) for n in SKIMAGE_PHOTOS]
     return items
@@ -56,7 +56,7 @@ def default_anchor() -> bytes:
         from skimage import data
     except ImportError:
         raise SystemExit("shade: the bench's default anchor comes from scikit-image; install the dev extra "
-                         "(pip install 'shade[dev]') or pass --anchor IMAGE") from None
+                         "(pip install 'shade-art[dev]') or pass --anchor IMAGE") from None
     return _png(data.chelsea())
 
 

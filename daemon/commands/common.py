@@ -53,7 +53,7 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOptions":
-    from shading import ProtectOptions   # torch loads only for the commands that shade
+    from shading import ProtectOptions  # torch loads only for the commands that shade
 
     mode = args.mode or settings.mode
     target: Optional[str] = args.target

@@ -7,8 +7,8 @@ macOS and Windows layouts are all tested on one machine in a temporary HOME.
 """
 
 from .context import OS_NAMES, InstallContext, current_os
-from .installer import InstallError, InstallOptions, Report, install, plan, record_path, uninstall
 from .inspect import Finding, check_autostart, check_browsers
+from .installer import InstallError, InstallOptions, Report, install, plan, record_path, uninstall
 
 __all__ = [
     "OS_NAMES", "InstallContext", "current_os", "InstallError", "InstallOptions", "Report",

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from ..extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID, NATIVE_HOST_NAME
 from .autostart import (
-    LAUNCHD_LABEL, TASK_NAME, desktop_entry_path, launch_agent_path, systemd_unit_path, systemd_wants_path,
+    LAUNCHD_LABEL,
+    TASK_NAME,
+    desktop_entry_path,
+    launch_agent_path,
+    systemd_unit_path,
+    systemd_wants_path,
 )
 from .browsers import BROWSERS, Browser, manifest_path, registry_key
 from .context import InstallContext

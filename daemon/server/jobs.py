@@ -12,13 +12,14 @@ from pathlib import Path, PurePath
 from typing import Any, Optional
 from urllib.parse import unquote
 
+from shading.imagecheck import ImageFacts
+from shading.options import FORMATS, choices, format_extension
+
 from .. import __version__
 from ..config import Paths, Settings
 from . import shader
 from .errors import ApiError
 from .hub import EventHub
-from shading.imagecheck import ImageFacts
-from shading.options import FORMATS, choices, format_extension
 from .store import DONE, QUEUED, RUNNING, Job, JobStore
 from .worker import ShadingWorker
 

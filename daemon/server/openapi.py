@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from shading.options import FORMATS, INTENSITIES, MODES, QUALITIES
+
 from .. import __version__
+from ..config import DEFAULT_PORT
+from .store import FINAL_STATES, QUEUED, RUNNING
 
 _ERR = {"$ref": "#/components/responses/Error"}
 
@@ -26,7 +30,7 @@ def openapi_document() -> dict[str, Any]:
                            "allowed (paired) extension origin; the Host must be 127.0.0.1, localhost or [::1] "
                            "with the daemon's port. Errors are JSON {error: {code, message}}.",
         },
-        "servers": [{"url": "http://127.0.0.1:47821"}],
+        "servers": [{"url": f"http://127.0.0.1:{DEFAULT_PORT}"}],
         "security": [{"bearer": []}],
         "paths": {
             "/v1/health": {"get": {"summary": "Liveness and version (no token needed)", "security": [],
@@ -45,10 +49,10 @@ def openapi_document() -> dict[str, Any]:
                                        "description": "optional image of the target concept (poison/both)"},
                             "style": {"type": "string", "format": "binary",
                                       "description": "image in the style to move towards (cloak/both)"},
-                            "mode": {"type": "string", "enum": ["poison", "cloak", "both"]},
+                            "mode": {"type": "string", "enum": list(MODES)},
                             "target": {"type": "string", "description": "concept name with an anchor image"},
-                            "intensity": {"type": "string", "enum": ["low", "default", "high"]},
-                            "quality": {"type": "string", "enum": ["fast", "default", "best"]},
+                            "intensity": {"type": "string", "enum": list(INTENSITIES)},
+                            "quality": {"type": "string", "enum": list(QUALITIES)},
                         }}}}},
                     "responses": {"202": _json("Accepted", "queued; Location names the job"),
                                   "400": _ERR, "401": _ERR, "413": _ERR, "415": _ERR, "503": _ERR},
@@ -80,7 +84,7 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "The shaded image (same format as the upload), with a Content-Disposition "
                                    "file name",
                         "responses": {"200": {"description": "image", "content": {
-                            "image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+                            content_type: {} for content_type, _ in FORMATS.values()}},
                             "404": _ERR, "409": _ERR, "410": _ERR}},
             },
             "/v1/pause": {"post": {"summary": "Hold the running job at its next step and start no new ones",
@@ -114,10 +118,14 @@ def openapi_document() -> dict[str, Any]:
                     "watched_folders": {"type": "array", "items": {"type": "string"}},
                     "targets": {"type": "array", "items": {"type": "string"}},
                     "defaults": {"type": "object"}, "limits": {"type": "object"},
+                    "choices": {"type": "object", "description": "the values each job option may take",
+                                "properties": {"mode": {"type": "array", "items": {"type": "string"}},
+                                               "intensity": {"type": "array", "items": {"type": "string"}},
+                                               "quality": {"type": "array", "items": {"type": "string"}}}},
                     "last_error": {"type": ["string", "null"]}}},
                 "Job": {"type": "object", "properties": {
                     "id": {"type": "string"},
-                    "status": {"type": "string", "enum": ["queued", "running", "done", "failed", "cancelled"]},
+                    "status": {"type": "string", "enum": [QUEUED, RUNNING, *FINAL_STATES]},
                     "source": {"type": "string", "enum": ["api", "folder"]},
                     "filename": {"type": "string"}, "options": {"type": "object"},
                     "progress": {"type": "number"}, "step": {"type": "integer"}, "total": {"type": "integer"},

@@ -10,9 +10,10 @@ from typing import Optional
 
 from aiohttp import BodyPartReader, web
 
+from shading.imagecheck import ImageFacts, inspect_image
+
 from . import shader
 from .errors import ApiError
-from shading.imagecheck import ImageFacts, inspect_image
 from .jobs import JobService, safe_filename
 from .store import Job
 

@@ -22,10 +22,11 @@ from aiohttp import web
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from . import shader
-from .folder import Delivery, FolderLayout, reject_file
 from shading.errors import ImageError
 from shading.imagecheck import inspect_image
+
+from . import shader
+from .folder import Delivery, FolderLayout, reject_file
 from .jobs import JobService
 from .keys import SERVICE
 from .store import Job

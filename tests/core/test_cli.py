@@ -1,29 +1,30 @@
-"""``shade protect``, ``shade models``, ``shade anchors`` and ``shade bench`` as a user runs them."""
+"""``shade protect``, ``shade models``, ``shade anchors`` and ``shade bench`` as a user runs them.
+
+The plumbing runs on the seeded random encoder (``plumbing_model_dir``), so these run
+without the real weights."""
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-SHADE = str(Path(sys.executable).with_name("shade"))
+import shadetest
+
 FAST = ["--view-size", "64", "--steps", "2", "--quality", "fast", "--seed", "3"]
 
 
 def run_shade(args, home: Path, model_dir=None, anchor_dir=None, extra_env=None, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env["SHADE_HOME"] = str(home)
+    env["OMP_NUM_THREADS"] = "1"
     if model_dir is not None:
         env["SHADE_MODEL_DIR"] = str(model_dir)
     if anchor_dir is not None:
         env["SHADE_ANCHOR_DIR"] = str(anchor_dir)
     env.update(extra_env or {})
-    return subprocess.run([SHADE, *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+    return shadetest.run_shade(args, env, timeout=timeout)
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def inputs(tmp_path, cat_array):
     return folder
 
 
-def test_protect_json_and_every_bad_input(tmp_path, inputs, model_dir, anchor_dir):
+def test_protect_json_and_every_bad_input(tmp_path, inputs, plumbing_model_dir, anchor_dir):
+    model_dir = plumbing_model_dir
     out = tmp_path / "out"
     names = ["good.png", "missing.png", "notes.png", "truncated.png", "big.png", "photo.jpg"]
     before = {p.name: p.read_bytes() for p in inputs.iterdir()}
@@ -52,7 +54,7 @@ def test_protect_json_and_every_bad_input(tmp_path, inputs, model_dir, anchor_di
         for key in ("input", "output", "mode", "target", "width", "height", "encoders", "steps", "seconds", "psnr",
                     "ssim", "linf_255", "latent_ratio", "latent_ratio_jpeg85"):
             assert key in r
-        assert r["mode"] == "poison" and r["target"] == "cat" and r["encoders"] == ["taef2"]
+        assert r["mode"] == "poison" and r["target"] == "cat" and r["encoders"] == ["random-tiny"]
         shaded = Image.open(r["output"])
         assert shaded.size == (r["width"], r["height"])
     assert Image.open(out / "photo.jpg").format == "JPEG"
@@ -67,7 +69,8 @@ def test_protect_json_and_every_bad_input(tmp_path, inputs, model_dir, anchor_di
     assert res2.returncode == 0 and (out / "good-1.png").exists()
 
 
-def test_missing_model_and_missing_anchor_are_one_clear_line(tmp_path, inputs, model_dir, anchor_dir):
+def test_missing_model_and_missing_anchor_are_one_clear_line(tmp_path, inputs, plumbing_model_dir, anchor_dir):
+    model_dir = plumbing_model_dir
     empty = tmp_path / "no-models"
     empty.mkdir()
     res = run_shade(["protect", inputs / "good.png", "--out", tmp_path / "o", "--target", "cat", *FAST],
@@ -83,13 +86,18 @@ def test_missing_model_and_missing_anchor_are_one_clear_line(tmp_path, inputs, m
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
-def test_models_and_anchors_commands(tmp_path, model_dir, cat_array):
+def test_models_and_anchors_commands(tmp_path, cat_array):
     home = tmp_path / "home"
+    model_dir = tmp_path / "models"
+    res = run_shade(["models", "pull", "random-tiny"], home, model_dir, extra_env={"SHADE_MODEL_DIR": str(model_dir)})
+    assert res.returncode == 0 and (model_dir / "random-tiny" / "random.json").is_file(), res.stderr
     res = run_shade(["models"], home, model_dir)
     assert res.returncode == 0
-    line = next(l for l in res.stdout.splitlines() if l.strip().startswith("taef2"))
-    assert "installed" in line and str(model_dir) in line
-    assert "missing    shade models pull taesd" in res.stdout
+    line = next(ln for ln in res.stdout.splitlines() if ln.strip().startswith("random-tiny"))
+    assert "installed" in line and str(model_dir) in line and "test" in line
+    assert "missing    shade models pull taef2" in res.stdout and "missing    shade models pull taesd" in res.stdout
+    res = run_shade(["models", "pull", "no-such-model"], home, model_dir)
+    assert res.returncode == 1 and "unknown model 'no-such-model'" in res.stderr and "taef2" in res.stderr
     empty = tmp_path / "none"
     empty.mkdir()
     res = run_shade(["models"], home, empty)
@@ -104,12 +112,14 @@ def test_models_and_anchors_commands(tmp_path, model_dir, cat_array):
     assert res.returncode == 1 and "never overwrites" in res.stderr
 
 
-def test_bench_prints_the_table_and_writes_json(tmp_path, model_dir, shared_images):
+def test_bench_prints_the_table_and_writes_json(tmp_path, plumbing_model_dir, photo, anchor_dir):
+    model_dir = plumbing_model_dir
     img = tmp_path / "imgs"
     img.mkdir()
-    shutil.copy(shared_images / "woman-with-hat-matisse.jpg", img)
+    Image.fromarray(photo[::4, ::4].copy()).save(img / "astronaut.png")
     report = tmp_path / "bench.json"
-    res = run_shade(["bench", img, "--json", report, "--reference-steps", "3", *FAST], tmp_path / "home", model_dir)
+    res = run_shade(["bench", img, "--json", report, "--reference-steps", "3", "--anchor", anchor_dir / "cat.png",
+                     *FAST], tmp_path / "home", model_dir)
     assert res.returncode == 0, res.stderr
     assert "MEDIAN" in res.stdout and "shade / reference" in res.stdout and "jpeg85" in res.stdout
     data = json.loads(report.read_text())

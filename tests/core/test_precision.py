@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from shading import OptionsError, ProtectOptions, protect
-from shading import precision
+from shading import OptionsError, ProtectOptions, precision, protect
 
 
 def test_explicit_choices_are_kept():

@@ -14,7 +14,6 @@ from shading import AnchorNotFound, Cancelled, ModelNotFound, OptionsError, Prot
 from shading.metrics import flat_textured_energy
 
 
-
 def png_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shading.mask import budget_map
 from shading.attack import damp_luma, interleave, tiled_views
+from shading.mask import budget_map
 from shading.transforms import PostingSimulator, jpeg, rescale
 from shading.views import cover, to_tensor, view_shape
 

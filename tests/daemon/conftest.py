@@ -10,6 +10,7 @@ from typing import Any
 import keyring
 import pytest
 from PIL import Image
+
 from shadetest import MemoryKeyring
 
 

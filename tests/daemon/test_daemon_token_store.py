@@ -12,8 +12,16 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from shade_daemon.token_store import (SERVICE, USERNAME, TokenStoreError, keyring_status, load_token, pairing_code,
-                                rotate_token, token_file)
+from shade_daemon.token_store import (
+    SERVICE,
+    USERNAME,
+    TokenStoreError,
+    keyring_status,
+    load_token,
+    pairing_code,
+    rotate_token,
+    token_file,
+)
 
 
 def test_token_created_once_in_keyring(settings_paths, memory_keyring):

@@ -4,17 +4,10 @@ and Debian's chromium with the unpacked extension, driven by Playwright."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,19 +15,8 @@ from pathlib import Path
 
 import pytest
 
-# Under --import-mode=importlib test folders are not on sys.path; the helpers module is.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from extkit import CHROMIUM, EXT_DIR, EXT_ORIGIN, NATIVE_HOST_NAME, PAGES_DIR  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
-
-
-def png_bytes(array) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
+from shadetest import VENV_BIN, DaemonProcess, png_bytes
+from shadetest.extension import CHROMIUM, EXT_DIR, EXT_ORIGIN, NATIVE_HOST_NAME, PAGES_DIR
 
 
 @pytest.fixture(scope="session")
@@ -59,33 +41,11 @@ def images(tmp_path_factory, anchor_dir) -> dict[str, Path]:
             "notes": uploads / "notes.txt", "big": uploads / "big.png", "uploads": uploads}
 
 
-@dataclass
-class Daemon:
-    url: str
-    port: int
-    token: str
-    home: Path
-    proc: subprocess.Popen
-
-    def api(self, path: str, method: str = "GET") -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, method=method,
-                                     headers={"Authorization": f"Bearer {self.token}"})
-        try:
-            with urllib.request.urlopen(req, timeout=10) as res:
-                return res.status, res.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-
-    def jobs(self) -> list[dict]:
-        status, body = self.api("/v1/jobs")
-        assert status == 200, body
-        return json.loads(body)["jobs"]
-
-
 @pytest.fixture(scope="session")
-def daemon(tmp_path_factory, model_dir, images) -> Daemon:
+def daemon(tmp_path_factory, plumbing_model_dir, images) -> DaemonProcess:
     """`shade daemon --port 0 --no-tray --no-watch` under a throw-away SHADE_HOME with
-    tiny settings and the token in the documented file store (no keyring on CI)."""
+    tiny settings, the seeded random encoder, and the token in the documented file store
+    (no keyring on CI)."""
     home = tmp_path_factory.mktemp("shade-home")
     (home / "config").mkdir()
     (home / "config" / "config.toml").write_text(
@@ -95,45 +55,15 @@ def daemon(tmp_path_factory, model_dir, images) -> Daemon:
         'token_store = "file"\n'
         "max_pixels = 15000\n"
         f"anchor_dirs = [{json.dumps(str(images['anchors']))}]\n"
-        f"model_dirs = [{json.dumps(str(model_dir))}]\n",
+        f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n",
         encoding="utf-8",
     )
     # config.toml decides: inherited SHADE_* variables would override it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(SHADE_HOME=str(home), SHADE_MODEL_DIR=str(model_dir))
-    log = open(home / "daemon-stdout.log", "wb")
-    proc = subprocess.Popen([str(VENV_BIN / "shade"), "daemon", "--port", "0", "--no-tray", "--no-watch"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(home))
-    info_file = home / "state" / "daemon.json"
-    deadline = time.monotonic() + 90
-    info = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            info = json.loads(info_file.read_text())
-            break
-        except (OSError, ValueError):
-            time.sleep(0.2)
-    if info is None:
-        proc.kill()
-        log.close()
-        pytest.fail(f"shade daemon did not start:\n{(home / 'daemon-stdout.log').read_text(errors='replace')}")
-    token = (home / "config" / "api-token").read_text().strip()
-    d = Daemon(url=info["url"].rstrip("/"), port=int(info["port"]), token=token, home=home, proc=proc)
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(d.url + "/v1/health", timeout=2).read()
-            break
-        except OSError:
-            time.sleep(0.1)
+    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1")
+    d = DaemonProcess(env, "--port", "0", "--no-tray", "--no-watch")
     yield d
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    d.stop()
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from extkit import EXT_ORIGIN, b64, free_port
+from shadetest.extension import EXT_ORIGIN, b64, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +36,7 @@ def assert_daemon_made(daemon, filename: str, delivered: bytes, before: set[str]
     new = [j for j in daemon.jobs() if j["id"] not in before and j["filename"] == filename and j["status"] == "done"]
     assert new, f"the daemon has no new finished job for {filename}"
     for job in new:
-        status, body = daemon.api(f"/v1/jobs/{job['id']}/result")
+        status, body = daemon.request("GET", f"/v1/jobs/{job['id']}/result")
         if status == 200 and body == delivered:
             return job
     raise AssertionError("no daemon job result matches the delivered bytes")
@@ -356,7 +356,7 @@ def test_switching_a_site_on_works_in_an_open_tab(shade_on, daemon, private_site
 
 
 def test_cancel_during_shading_sends_nothing_and_cancels_the_job(shade_on, daemon, public_site, images):
-    assert daemon.api("/v1/pause", "POST")[0] == 200  # the job waits in the queue, so Cancel is pressed mid-way
+    assert daemon.request("POST", "/v1/pause")[0] == 200  # the job waits in the queue, so Cancel is pressed mid-way
     try:
         page = open_page(shade_on, public_site)
         before = job_ids(daemon)
@@ -381,4 +381,4 @@ def test_cancel_during_shading_sends_nothing_and_cancels_the_job(shade_on, daemo
         assert shade_on.evaluate("chrome.action.getBadgeText({})") == ""
         page.close()
     finally:
-        daemon.api("/v1/resume", "POST")
+        daemon.request("POST", "/v1/resume")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from extkit import (CHROME_MANIFEST_KEY, EXT_DIR, FIREFOX_ADDON_ID, NATIVE_HOST_NAME, REPO)
+from shadetest.extension import CHROME_MANIFEST_KEY, EXT_DIR, FIREFOX_ADDON_ID, NATIVE_HOST_NAME, REPO
 
 HERE = Path(__file__).resolve().parent
 # Warnings expected from the one manifest that serves both browsers.
@@ -111,3 +111,27 @@ def test_web_ext_lint_firefox_only_build_has_no_warnings(tmp_path):
     rc, report = _lint(build, "--warnings-as-errors")
     assert report["errors"] == [] and report["warnings"] == [], report
     assert rc == 0
+
+
+def test_the_extension_speaks_the_cores_vocabulary():
+    """The extension's choices (settings.js, the options page and the popup menus) and its
+    default address are the core's vocabulary and the daemon's port: adding a preset in
+    shading/options.py without the extension fails here."""
+    import re
+
+    from shade_daemon.config import DEFAULT_PORT
+    from shading.options import INTENSITIES, MODES, QUALITIES
+
+    core = {"mode": list(MODES), "intensity": list(INTENSITIES), "quality": list(QUALITIES)}
+    settings = (EXT_DIR / "lib" / "settings.js").read_text(encoding="utf-8")
+    block = re.search(r"export const CHOICES = Object\.freeze\(\{(.*?)\}\);", settings, re.S).group(1)
+    js = {key: re.findall(r'"([^"]+)"', values) for key, values in re.findall(r"(\w+):\s*\[([^\]]*)\]", block)}
+    assert js == core
+    assert f'DEFAULT_DAEMON_URL = "http://127.0.0.1:{DEFAULT_PORT}"' in settings
+    for page, menus in (("options/options.html", core), ("popup/popup.html", ("mode", "intensity"))):
+        html = (EXT_DIR / page).read_text(encoding="utf-8")
+        for key in menus:
+            values = core[key]
+            select = re.search(rf'<select id="{key}">(.*?)</select>', html, re.S)
+            assert select, f"{page} has no {key} menu"
+            assert re.findall(r'<option value="([^"]*)"', select.group(1)) == ["", *values], f"{page}: {key}"

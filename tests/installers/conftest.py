@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+import shadetest
 from shade_daemon.install import InstallContext
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
 @pytest.fixture
@@ -42,9 +41,8 @@ def make_ctx(home: Path, env: dict[str, str]):
 
 
 def _run_shade(args: list[str], env: dict[str, str], timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    """``shade ARGS`` through the real CLI, as a separate process."""
-    return subprocess.run([sys.executable, "-m", "shade_daemon", *args], env=env, cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, **kw)
+    """``shade ARGS`` through the installed console script, as a separate process."""
+    return shadetest.run_shade(args, env, timeout=timeout, cwd=REPO, **kw)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_MODELS = REPO.parent / "shared" / "models"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="exercises the Linux layout for real")
 
@@ -56,17 +55,15 @@ def test_dry_run_and_choices(run_shade, env, home, snapshot):
     assert bad.returncode == 2 and "unknown browser(s) netscape" in bad.stderr
 
 
-def test_model_dir_for_an_offline_install(run_shade, env, home, tmp_path):
+def test_model_dir_for_an_offline_install(run_shade, env, home, tmp_path, plumbing_model_dir):
     empty = tmp_path / "empty"
     empty.mkdir()
     refused = run_shade(["install", "--no-start", "--model-dir", str(empty)], env)
     assert refused.returncode == 2 and "does not hold taef2" in refused.stderr
-    if not (SHARED_MODELS / "taef2").exists():
-        pytest.skip(f"the shared model weights are absent ({SHARED_MODELS})")
-    ok = run_shade(["install", "--no-start", "--no-extension", "--model-dir", str(SHARED_MODELS)], env)
+    ok = run_shade(["install", "--no-start", "--no-extension", "--model-dir", str(plumbing_model_dir)], env)
     assert ok.returncode == 0, ok.stderr
     config = (home / "shade-home/config/config.toml").read_text()
-    assert str(SHARED_MODELS.resolve()) in config and "model_dirs" in config
+    assert str(plumbing_model_dir.resolve()) in config and "model_dirs" in config
     assert "Models missing" not in ok.stdout
     # The config is the user's: uninstall leaves it (and says what it removes).
     run_shade(["uninstall", "--no-stop"], env)

@@ -14,7 +14,6 @@ import pytest
 from shade_daemon.install import InstallContext, InstallOptions, install
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
 def findings(run_shade, env) -> tuple[int, dict[str, dict]]:
@@ -40,15 +39,12 @@ def test_reports_missing_model_and_missing_keyring_with_fixes(run_shade, env, tm
     assert len(lines) <= 25, "doctor must fit on one screen"
 
 
-@pytest.mark.weights
-def test_healthy_parts_are_ok(run_shade, env, home):
-    if not (SHARED_MODELS / "taef2").exists():
-        pytest.skip(f"the shared model weights are absent ({SHARED_MODELS})")
-    env = {**env, "SHADE_MODEL_DIR": str(SHARED_MODELS), "SHADE_TOKEN_STORE": "file"}
+def test_healthy_parts_are_ok(run_shade, env, home, plumbing_model_dir):
+    env = {**env, "SHADE_MODEL_DIR": str(plumbing_model_dir), "SHADE_TOKEN_STORE": "file"}
     ctx = InstallContext.for_os("linux", home, env)
     install(ctx, InstallOptions(extension=False))
     code, found = findings(run_shade, env)
-    assert found["models"]["status"] == "ok" and "taef2" in found["models"]["detail"]
+    assert found["models"]["status"] == "ok" and "random-tiny" in found["models"]["detail"]
     assert found["keyring"]["status"] == "ok" and "api-token" in found["keyring"]["detail"]
     assert found["autostart"]["status"] == "ok"
     assert all(found[f"browser {b}"]["status"] == "ok" for b in ("chrome", "chromium", "edge", "brave", "firefox"))

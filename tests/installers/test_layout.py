@@ -9,10 +9,8 @@ import os
 import plistlib
 import re
 import shlex
-import shutil
 import subprocess
 import sys
-import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,9 +19,14 @@ import pytest
 from shade_daemon.extension_ids import CHROME_ORIGIN, FIREFOX_ADDON_ID, NATIVE_HOST_NAME
 from shade_daemon.install import InstallOptions, install
 from shade_daemon.install.autostart import (
-    desktop_entry_path, launch_agent_path, systemd_unit_path, systemd_wants_path, task_xml_path,
+    desktop_entry_path,
+    launch_agent_path,
+    systemd_unit_path,
+    systemd_wants_path,
+    task_xml_path,
 )
 from shade_daemon.install.browsers import BROWSERS, manifest_path, registry_key
+from shadetest import require_tool
 
 ALL = InstallOptions(extension=False)
 TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
@@ -59,11 +62,7 @@ def test_linux_systemd_unit_is_valid_and_runs_shade(make_ctx, tmp_path):
     wants = systemd_wants_path(ctx)
     assert wants.is_symlink() and wants.resolve() == unit_path.resolve()
 
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        warnings.warn("systemd-analyze is not installed (apt package systemd): the unit was only parsed, "
-                      "not verified by systemd")
-        return
+    analyze = require_tool("systemd-analyze", "systemd")
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700)
     proc = subprocess.run([analyze, "--user", "verify", str(unit_path)], capture_output=True, text=True,
@@ -74,10 +73,7 @@ def test_linux_systemd_unit_is_valid_and_runs_shade(make_ctx, tmp_path):
 
 def test_systemd_analyze_catches_a_broken_unit(make_ctx, tmp_path):
     """The verification above can fail: a unit whose program is missing is refused."""
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        warnings.warn("systemd-analyze is not installed: cannot show that verification fails on a bad unit")
-        return
+    analyze = require_tool("systemd-analyze", "systemd")
     ctx = make_ctx("linux", python=tmp_path / "no-such-python")
     install(ctx, ALL)
     runtime = tmp_path / "runtime"
@@ -101,11 +97,7 @@ def test_linux_desktop_entry_starts_the_tray_launcher(make_ctx):
     assert _executable(launcher)
     script = Path(launcher).read_text()
     assert "systemctl --user" in script and f"{sys.executable}" in script and "SHADE_HOME=" in script
-    validate = shutil.which("desktop-file-validate")
-    if validate is None:
-        warnings.warn("desktop-file-validate is not installed (apt package desktop-file-utils): "
-                      "the entry was only parsed")
-        return
+    validate = require_tool("desktop-file-validate", "desktop-file-utils")
     proc = subprocess.run([validate, str(path)], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -243,18 +235,16 @@ def test_paths_with_spaces_survive_every_format(tmp_path, env):
     # Desktop Exec: undo the value escaping, then the quoting.
     exec_value = entry["Desktop Entry"]["Exec"].replace("\\\\", "\\").replace("%%", "%")
     assert shlex.split(exec_value)[0] == str(ctx.bin_dir / "shade-session")
-    analyze, validate = shutil.which("systemd-analyze"), shutil.which("desktop-file-validate")
-    if analyze:  # systemd itself reads the quoting back as the same program
-        runtime = tmp_path / "runtime"
-        runtime.mkdir(mode=0o700)
-        proc = subprocess.run([analyze, "--user", "verify", str(systemd_unit_path(ctx))], capture_output=True,
-                              text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)}, timeout=60)
-        assert proc.returncode == 0, proc.stderr
-    if validate:
-        proc = subprocess.run([validate, str(desktop_entry_path(ctx))], capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 0, proc.stdout
-    if not (analyze and validate):
-        warnings.warn("systemd-analyze or desktop-file-validate missing: odd paths only parsed, not verified")
+    analyze = require_tool("systemd-analyze", "systemd")
+    validate = require_tool("desktop-file-validate", "desktop-file-utils")
+    # systemd itself reads the quoting back as the same program
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    proc = subprocess.run([analyze, "--user", "verify", str(systemd_unit_path(ctx))], capture_output=True,
+                          text=True, env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([validate, str(desktop_entry_path(ctx))], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stdout
     host = json.loads(manifest_path(ctx, BROWSERS["chrome"]).read_text())["path"]
     subprocess.run([host, "chrome-extension://x/"], check=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert (fake.parent / "args.txt").read_text().split("\n")[:3] == ["-m", "shade_daemon.nativehost", "chrome-extension://x/"]

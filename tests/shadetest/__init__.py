@@ -262,3 +262,39 @@ async def upload(client, token: str, data: bytes, filename: str = "art.png", con
     for k, v in fields.items():
         form.add_field(k, v)
     return await client.post("/v1/jobs", data=form, headers={**auth(token), **(headers or {})})
+
+
+# --- outside tools -------------------------------------------------------------------------------
+def require_tool(name: str, package: str) -> str:
+    """The path of the program ``name``. ./run-tests installs it (``package``); where it is
+    still missing the test skips, saying so in ``-rs``, and under CI (CI set) it fails."""
+    import shutil
+
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (apt package {package}; ./run-tests installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def powershell_errors(source: bytes) -> list[str]:
+    """Syntax errors in a PowerShell script, from the tree-sitter PowerShell grammar (dev
+    extra): '<line>:<column>: <text>' for each ERROR or MISSING node; empty when it parses."""
+    import tree_sitter
+    import tree_sitter_powershell
+
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    tree = parser.parse(source)
+    errors: list[str] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            line, col = node.start_point
+            text = source[node.start_byte:node.end_byte].decode("utf-8", "replace")[:60]
+            errors.append(f"{line + 1}:{col + 1}: {'missing ' + node.type if node.is_missing else text!r}")
+        elif node.has_error:
+            stack.extend(node.children)
+    return errors

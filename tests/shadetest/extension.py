@@ -1,22 +1,22 @@
-"""Helpers shared by the extension's tests (a plain module: conftest.py names clash across parts)."""
+"""The extension tests' part of the test library: where the extension and chromium are, its ids."""
 
 from __future__ import annotations
 
 import base64
 import socket
-import sys
 from pathlib import Path
+
+from shade_daemon.extension_ids import (  # noqa: F401 - re-exported for the extension tests
+    CHROME_EXTENSION_ID,
+    CHROME_MANIFEST_KEY,
+    FIREFOX_ADDON_ID,
+    NATIVE_HOST_NAME,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXT_DIR = REPO / "extension"
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = REPO / "tests" / "extension" / "pages"
 CHROMIUM = "/usr/bin/chromium"
-
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-from shade_daemon.extension_ids import (  # noqa: E402
-    CHROME_EXTENSION_ID, CHROME_MANIFEST_KEY, FIREFOX_ADDON_ID, NATIVE_HOST_NAME,
-)
 
 EXT_ORIGIN = f"chrome-extension://{CHROME_EXTENSION_ID}"
 
