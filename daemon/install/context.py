@@ -82,11 +82,6 @@ class InstallContext:
     def app_support(self) -> Path:
         return self.home / "Library" / "Application Support"
 
-    @property
-    def appdata(self) -> Path:
-        value = self.env.get("APPDATA")
-        return Path(value) if value else self.home / "AppData" / "Roaming"
-
     # What the installed entries run -------------------------------------
     @property
     def bin_dir(self) -> Path:

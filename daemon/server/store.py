@@ -9,6 +9,7 @@ every call is a short local transaction.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 import threading
@@ -79,6 +80,17 @@ class Job:
     @property
     def finished(self) -> bool:
         return self.status in FINAL_STATES
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: the API's JSON must parse in browsers."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _row_to_job(row: sqlite3.Row) -> Job:
@@ -191,7 +203,7 @@ class JobStore:
 
     def finish_done(self, job_id: str, result_file: str, result_format: str, measurements: dict[str, Any]) -> Job:
         return self._finish(job_id, DONE, result_file=result_file, result_format=result_format,
-                            measurements=json.dumps(measurements, default=str))
+                            measurements=json.dumps(_finite(measurements), default=str, allow_nan=False))
 
     def finish_failed(self, job_id: str, code: str, message: str) -> Job:
         return self._finish(job_id, FAILED, error_code=code, error_message=message)

@@ -49,7 +49,7 @@ export function errorFromResponse(status, body) {
   if (status === 403) {
     return notPaired(detail || "the daemon does not know this extension yet; pair again");
   }
-  if (status === 413 || code === "image_too_large" || code === "too_large") {
+  if (status === 413 || code === "image_too_large") {
     return new ShadeError("image_too_large",
       `Image too large: ${detail || "the Shade app refused its size"}. Resize it or raise max_upload_mb / max_pixels in Shade's config.`);
   }

@@ -45,7 +45,7 @@ export function normalizeSites(list) {
  */
 export function matchPatternFor(origin) {
   const u = new URL(origin);
-  return `${u.protocol}//${u.hostname.startsWith("[") ? u.hostname : u.hostname}/*`;
+  return `${u.protocol}//${u.hostname}/*`;
 }
 
 /** Whether `origin` is one of the enabled sites (exact origin match). */

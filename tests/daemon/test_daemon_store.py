@@ -67,3 +67,16 @@ def test_prune_keeps_unfinished_and_undelivered(tmp_path):
     assert store.get(done.id) is None and not store.job_dir(done.id).exists()
     assert store.get(undelivered.id) is not None and store.get(waiting.id).status == "queued"
     assert store.prune(time.time() - 3600) == []
+
+
+def test_measurements_are_always_valid_json(tmp_path):
+    """NaN or infinite measurements become null: browsers' JSON.parse refuses NaN."""
+    import json
+
+    store = JobStore(tmp_path)
+    job = store.add(store.new_job_id(), source="api", filename="a.png", options={}, input_file="input.png")
+    store.claim_next()
+    done = store.finish_done(job.id, "result.png", "PNG", {"ssim": float("nan"), "r": {"x": float("inf")}, "ok": 1.5})
+    assert done.measurements == {"ssim": None, "r": {"x": None}, "ok": 1.5}
+    json.loads(json.dumps(done.measurements, allow_nan=False))
+    store.close()

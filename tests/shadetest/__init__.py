@@ -43,10 +43,11 @@ T = TypeVar("T")
 
 # --- weights -----------------------------------------------------------------------------------
 def real_model_dir() -> Optional[Path]:
-    """The folder holding the real taef2 weights: SHADE_MODEL_DIR's first entry with them,
-    else ../shared/models; None when neither has them. The one "do we have weights" check."""
+    """The folder holding the real taef2 weights: SHADE_MODEL_DIR's first entry with them
+    when it is set (so ``SHADE_MODEL_DIR=/nonexistent`` hides them), else ../shared/models;
+    None when there are none. The one "do we have weights" check."""
     env = os.environ.get("SHADE_MODEL_DIR", "")
-    candidates = [Path(p) for p in env.split(os.pathsep) if p] + [SHARED_MODELS]
+    candidates = [Path(p) for p in env.split(os.pathsep) if p] or [SHARED_MODELS]
     for candidate in candidates:
         if (candidate / "taef2" / "taef2_encoder.pth").is_file():
             return candidate.resolve()
@@ -54,8 +55,8 @@ def real_model_dir() -> Optional[Path]:
 
 
 REAL_MODEL_DIR = real_model_dir()
-WEIGHTS_REASON = ("needs the real taef2 weights: neither SHADE_MODEL_DIR nor ../shared/models holds "
-                  "taef2/taef2_encoder.pth")
+WEIGHTS_REASON = ("needs the real taef2 weights: SHADE_MODEL_DIR (or, when unset, ../shared/models) holds "
+                  "no taef2/taef2_encoder.pth")
 needs_weights = pytest.mark.skipif(REAL_MODEL_DIR is None, reason=WEIGHTS_REASON)
 
 
