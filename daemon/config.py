@@ -81,6 +81,8 @@ class Settings:
     watch_folder: Path = Path()
     mode: str = "poison"
     target: str = "cat"
+    # cloak/both: the reference style (a built-in one, or one in style_dirs: `shade styles`).
+    style: str = "van-gogh"
     intensity: str = "default"
     quality: str = "default"
     encoders: tuple[str, ...] = ("installed",)
@@ -93,6 +95,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     model_dirs: tuple[Path, ...] = ()
     anchor_dirs: tuple[Path, ...] = ()
+    style_dirs: tuple[Path, ...] = ()
     # How the API token is stored: "keyring" (default) or "file" (opt-in fallback).
     token_store: str = "keyring"
     # Daemon: after a token mismatch, re-read the token store at most this often (s), so
@@ -114,9 +117,9 @@ class Settings:
         ]
 
 
-_PATH_LISTS = {"model_dirs", "anchor_dirs"}
+_PATH_LISTS = {"model_dirs", "anchor_dirs", "style_dirs"}
 # Environment names that differ from SHADE_<NAME>.
-_ENV_NAMES = {"model_dirs": "SHADE_MODEL_DIR", "anchor_dirs": "SHADE_ANCHOR_DIR"}
+_ENV_NAMES = {"model_dirs": "SHADE_MODEL_DIR", "anchor_dirs": "SHADE_ANCHOR_DIR", "style_dirs": "SHADE_STYLE_DIR"}
 _STR_LISTS = {"encoders", "allowed_origins"}
 TOKEN_STORES = ("keyring", "file")
 CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -184,4 +187,7 @@ def load_settings(env: Mapping[str, str] | None = None, paths: Paths | None = No
     if "anchor_dirs" not in values:
         values["anchor_dirs"] = (paths.data_dir / "anchors",)
         sources["anchor_dirs"] = "default (data dir)"
+    if "style_dirs" not in values:
+        values["style_dirs"] = (paths.data_dir / "styles",)
+        sources["style_dirs"] = "default (data dir)"
     return Settings(**values, sources=sources)

@@ -3,7 +3,7 @@
 import "./shared/common.js";
 import { ext } from "./lib/browser.js";
 import { createMenus, handleContextMenuClick, MENU_ID } from "./lib/contextmenu.js";
-import { handleUploadPort, senderEnabled, PORT_NAME } from "./lib/uploads.js";
+import { handleUploadPort, senderEnabled, frameReachable, PORT_NAME } from "./lib/uploads.js";
 import { handleControl, fromExtensionPage, statusReport, pairNative, pairWithCode } from "./lib/control.js";
 import { syncRegistration } from "./lib/registration.js";
 
@@ -27,6 +27,17 @@ ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   if (!msg || typeof msg !== "object") return false;
   if (msg.type === "upload-enabled") {
     senderEnabled(sender).then((enabled) => sendResponse({ enabled }), () => sendResponse({ enabled: false }));
+    return true;
+  }
+  if (msg.type === "frames-reachable") {
+    // The top frame of an enabled page asks which of its iframes' origins Shade cannot reach.
+    const origins = Array.isArray(msg.origins) ? msg.origins.map(String).slice(0, 50) : [];
+    senderEnabled(sender).then(async (enabled) => {
+      if (!enabled) return sendResponse({ unreachable: [] });
+      const unreachable = [];
+      for (const o of origins) if (!(await frameReachable(o))) unreachable.push(o);
+      sendResponse({ unreachable });
+    }, () => sendResponse({ unreachable: [] }));
     return true;
   }
   if (!fromExtensionPage(sender)) return false;

@@ -25,6 +25,7 @@ from .errors import (
     ModelNotFound,
     OptionsError,
     ShadeError,
+    StyleNotFound,
 )
 from .options import INTENSITIES, QUALITIES, ProtectOptions, ProtectResult
 
@@ -37,7 +38,7 @@ _LAZY = {
 __all__ = [
     "protect", "ProtectOptions", "ProtectResult", "INTENSITIES", "QUALITIES",
     "available_encoders", "expand_encoders", "load_encoder", "missing_encoders", "resolve_device",
-    "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "DeviceUnavailable", "AnchorNotFound",
+    "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "DeviceUnavailable", "AnchorNotFound", "StyleNotFound",
     "OptionsError", "Cancelled",
 ]
 

@@ -33,6 +33,12 @@ class AnchorNotFound(ShadeError):
     code = "anchor_not_found"
 
 
+class StyleNotFound(ShadeError):
+    """A cloak/both style name that is neither the user's nor a built-in reference style."""
+
+    code = "style_not_found"
+
+
 class OptionsError(ShadeError, ValueError):
     code = "bad_options"
 

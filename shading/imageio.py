@@ -1,8 +1,8 @@
 """Reading images faithfully and writing the shaded result without losing anything.
 
 Reading applies the EXIF orientation, separates alpha (which shading never touches),
-and keeps the ICC profile. Writing keeps the format (PNG->PNG, JPEG->JPEG at quality 95
-with full-resolution chroma, WebP->WebP), drops GPS/location data, and is atomic: a
+and keeps the ICC profile. Writing keeps the format (PNG->PNG, JPEG->JPEG at the original's
+estimated quality and chroma subsampling, WebP->WebP), drops GPS/location data, and is atomic: a
 temporary file beside the destination is linked into place, so an existing file (the
 original above all) is never overwritten.
 """
@@ -17,14 +17,22 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import ImageError, ImageTooLarge
+from .imagecheck import is_high_bit_depth, size_problem
 
 # Formats written back as themselves; anything else readable becomes PNG (lossless).
 KEPT_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
 EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
-JPEG_QUALITY = 95
+JPEG_QUALITY = 95                 # JPEG without readable tables (and WebP): quality 95, 4:4:4
+JPEG_QUALITY_RANGE = (60, 95)     # a JPEG is written at its original's quality, within these
+# The IJG (libjpeg) base tables in natural order; quality q scales them (see jpeg_quality).
+_IJG_LUMA = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+_IJG_CHROMA = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+               47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32))
 _GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
 # mkstemp makes 0600 files; results get the permissions any new file would (read at import,
@@ -77,6 +85,39 @@ def _open(source, name: str) -> Image.Image:
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({exc})") from None
 
 
+def _ijg_table(base, quality: int) -> np.ndarray:
+    scale = 5000 / quality if quality < 50 else 200 - 2 * quality
+    return np.clip((np.asarray(base) * scale + 50) // 100, 1, 255)
+
+
+def jpeg_quality(quantization: dict) -> Optional[int]:
+    """The IJG quality (1-100) whose scaled standard tables come closest to a JPEG's
+    quantization tables (Pillow's ``img.quantization``, natural order); None without tables.
+    Encoders with their own tables (Photoshop, cameras) get the nearest IJG quality."""
+    tables = [np.asarray(quantization[k], dtype=np.float64) for k in sorted(quantization)[:2]]
+    if not tables or any(t.size != 64 for t in tables):
+        return None
+    bases = (_IJG_LUMA, _IJG_CHROMA)[:len(tables)]
+    # Compare in log space, so the small entries (low frequencies, what is seen) count as much as the large ones.
+    errors = [sum(float(np.abs(np.log(_ijg_table(b, q)) - np.log(np.maximum(t, 1))).sum())
+                  for b, t in zip(bases, tables)) for q in range(1, 101)]
+    return int(np.argmin(errors)) + 1
+
+
+def _jpeg_info(img: Image.Image) -> dict[str, Any]:
+    """What writing the result needs to keep the original JPEG's quality and chroma layout."""
+    out: dict[str, Any] = {}
+    quality = jpeg_quality(getattr(img, "quantization", None) or {})
+    if quality is not None:
+        out["jpeg_quality"] = quality
+    sampling = JpegImagePlugin.get_sampling(img)
+    if sampling >= 0:
+        out["jpeg_subsampling"] = sampling      # 0: 4:4:4, 1: 4:2:2, 2: 4:2:0
+    if img.info.get("progressive") or img.info.get("progression"):
+        out["jpeg_progressive"] = True
+    return out
+
+
 def load_image(source, max_pixels: int = 50_000_000, name: Optional[str] = None) -> LoadedImage:
     """Decode ``source`` (path, bytes or PIL image) into 8-bit RGB (+ alpha), checking limits first."""
     name = name or (str(source) if isinstance(source, (str, Path)) else "image")
@@ -87,18 +128,21 @@ def load_image(source, max_pixels: int = 50_000_000, name: Optional[str] = None)
                             f"to {max_pixels / 1e6:.0f} MP: downscale it first")
     if getattr(img, "n_frames", 1) > 1:
         raise ImageError(f"{name}: animated images are not supported; export one frame as PNG or JPEG")
-    if img.mode == "CMYK":
-        raise ImageError(f"{name}: CMYK images are not supported; convert it to RGB (sRGB) for the web first")
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F") or img.info.get("bits", 8) > 8:
+    if is_high_bit_depth(img):
         raise ImageError(f"{name}: 16-bit and float images are not supported; export it as 8-bit PNG or JPEG")
+    if size_problem(width, height):
+        raise ImageError(f"{name}: {size_problem(width, height)}")
     fmt = (img.format or "PNG").upper()
+    jpeg = _jpeg_info(img) if fmt == "JPEG" else {}
     try:
         img.load()
         exif = img.getexif()
         img = ImageOps.exif_transpose(img)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{name}: the image is damaged or truncated ({exc}); re-export it") from None
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = dict(jpeg)
+    if img.mode == "CMYK":                  # print files: to sRGB through their own profile, then shaded
+        img = _cmyk_to_srgb(img)
     if img.info.get("icc_profile"):
         info["icc_profile"] = img.info["icc_profile"]
     if exif:
@@ -113,6 +157,26 @@ def load_image(source, max_pixels: int = 50_000_000, name: Optional[str] = None)
     alpha = arr[..., 3].copy() if has_alpha else None
     return LoadedImage(np.ascontiguousarray(arr[..., :3]), alpha, grayscale,
                        fmt if fmt in KEPT_FORMATS else "PNG", info, name)
+
+
+def _cmyk_to_srgb(img: Image.Image) -> Image.Image:
+    """A CMYK image as sRGB, converted through its embedded ICC profile (Pillow's plain
+    formula where it has none or the profile cannot be used); it carries the sRGB profile."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    out = None
+    icc = img.info.get("icc_profile")
+    if icc:
+        try:
+            out = ImageCms.profileToProfile(img, ImageCms.ImageCmsProfile(io.BytesIO(icc)), srgb, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            out = None
+    if out is None:
+        out = img.convert("RGB")
+    out.info = {k: v for k, v in img.info.items() if k != "icc_profile"}
+    out.info["icc_profile"] = srgb.tobytes()
+    return out
 
 
 def _palette_is_gray(img: Image.Image) -> bool:
@@ -139,7 +203,16 @@ def _save_kwargs(fmt: str, info: dict[str, Any]) -> dict[str, Any]:
     if info.get("exif") and fmt in ("JPEG", "WEBP", "PNG", "TIFF"):
         kwargs["exif"] = info["exif"]
     if fmt == "JPEG":
-        kwargs.update(quality=JPEG_QUALITY, subsampling=0)   # 4:4:4 keeps the chroma perturbation
+        # The original's quality and chroma subsampling, so the result is about its size (a
+        # 4:2:0 original written at 95 and 4:4:4 came out ~60 % larger); where the input had
+        # no JPEG tables, quality 95 with full-resolution chroma. Measurements are taken on
+        # these very bytes, so the protection reported is what survives this encoding.
+        low, high = JPEG_QUALITY_RANGE
+        quality = info.get("jpeg_quality")
+        kwargs.update(quality=JPEG_QUALITY if quality is None else min(high, max(low, int(quality))),
+                      subsampling=info.get("jpeg_subsampling", 0), optimize=True)
+        if info.get("jpeg_progressive"):
+            kwargs["progressive"] = True
     elif fmt == "WEBP":
         kwargs.update(quality=JPEG_QUALITY, method=4)
     elif fmt == "PNG":
@@ -157,7 +230,15 @@ def encode(image: Image.Image, fmt: str, info: dict[str, Any]) -> bytes:
 
 
 def encode_image(result) -> bytes:
+    """The result's file: the very bytes it was measured on, where ``protect`` kept them."""
+    if getattr(result, "data", None):
+        return result.data
     return encode(result.image, result.format, result.info)
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """An encoded file's pixels as H x W x 3 uint8 (grey replicated, alpha dropped)."""
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def write_new_file(path: Path, data: bytes) -> Path:

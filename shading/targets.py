@@ -10,12 +10,18 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .errors import AnchorNotFound, ImageError, OptionsError
+from .errors import AnchorNotFound, ImageError, OptionsError, StyleNotFound
 from .imageio import load_image
 from .views import cover, to_tensor, to_view, trainer_crop
 
 ANCHOR_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
 _CONCEPT = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,63}$")
+# What a fresh install has: public-domain / CC0 anchors and public-domain paintings as
+# reference styles (shading/assets/NOTICE records each one's source and licence). The
+# user's own folders always come first: their "cat" replaces the built-in one.
+ASSETS = Path(__file__).resolve().parent / "assets"
+BUILTIN_ANCHORS = ASSETS / "anchors"
+BUILTIN_STYLES = ASSETS / "styles"
 
 
 def normalize_concept(name: str) -> str:
@@ -25,22 +31,77 @@ def normalize_concept(name: str) -> str:
     return concept
 
 
-def library_concepts(anchor_dirs: Sequence[Path]) -> list[str]:
-    found = set()
-    for folder in anchor_dirs:
-        if Path(folder).is_dir():
-            found.update(p.stem.lower() for p in Path(folder).iterdir() if p.suffix.lower() in ANCHOR_EXTENSIONS)
-    return sorted(found)
+def normalize_style(name: str) -> str:
+    style = name.strip().lower()
+    if not _CONCEPT.match(style):
+        raise OptionsError(f"{name!r} is not a style name; use letters, digits, spaces, '-' or '_' (e.g. van-gogh)")
+    return style
 
 
-def find_anchor(concept: str, anchor_dirs: Sequence[Path]) -> Optional[Path]:
-    concept = normalize_concept(concept)
-    for folder in anchor_dirs:
+def _names_in(folder: Path) -> list[str]:
+    if not Path(folder).is_dir():
+        return []
+    return sorted({p.stem.lower() for p in Path(folder).iterdir()
+                   if p.suffix.lower() in ANCHOR_EXTENSIONS and not p.name.startswith(".")})
+
+
+def _library(user_dirs: Sequence[Path], builtin: Path) -> list[tuple[str, Path, bool]]:
+    """(name, folder, built-in?) for every name, the user's folders first; a built-in
+    name the user also has appears once, as the user's."""
+    seen: set[str] = set()
+    out = []
+    for folder, is_builtin in [*((Path(d), False) for d in user_dirs), (builtin, True)]:
+        for name in _names_in(folder):
+            if name not in seen:
+                seen.add(name)
+                out.append((name, folder, is_builtin))
+    return out
+
+
+def _find(name: str, user_dirs: Sequence[Path], builtin: Path) -> Optional[Path]:
+    for folder in [*user_dirs, builtin]:
         for ext in ANCHOR_EXTENSIONS:
-            for candidate in (Path(folder) / f"{concept}{ext}", Path(folder) / f"{concept.replace(' ', '_')}{ext}"):
+            for candidate in (Path(folder) / f"{name}{ext}", Path(folder) / f"{name.replace(' ', '_')}{ext}"):
                 if candidate.is_file():
                     return candidate
     return None
+
+
+def anchor_library(anchor_dirs: Sequence[Path]) -> list[tuple[str, Path, bool]]:
+    """(concept, folder, built-in?) for every concept: the user's first, then the built-ins."""
+    return _library(anchor_dirs, BUILTIN_ANCHORS)
+
+
+def library_concepts(anchor_dirs: Sequence[Path]) -> list[str]:
+    """Every concept with an anchor image: the user's (sorted), then the built-in ones."""
+    return [name for name, _, _ in anchor_library(anchor_dirs)]
+
+
+def find_anchor(concept: str, anchor_dirs: Sequence[Path]) -> Optional[Path]:
+    return _find(normalize_concept(concept), anchor_dirs, BUILTIN_ANCHORS)
+
+
+def style_library(style_dirs: Sequence[Path]) -> list[tuple[str, Path, bool]]:
+    """(style, folder, built-in?) for every reference style: the user's first, then the built-ins."""
+    return _library(style_dirs, BUILTIN_STYLES)
+
+
+def library_styles(style_dirs: Sequence[Path]) -> list[str]:
+    return [name for name, _, _ in style_library(style_dirs)]
+
+
+def find_style(style: str, style_dirs: Sequence[Path]) -> Optional[Path]:
+    return _find(normalize_style(style), style_dirs, BUILTIN_STYLES)
+
+
+def resolve_style(style: str, style_dirs: Sequence[Path]) -> Path:
+    """The image file of a named reference style; StyleNotFound listing what there is."""
+    path = find_style(style, style_dirs)
+    if path is None:
+        raise StyleNotFound(f"no reference style {normalize_style(style)!r} (styles available: "
+                            f"{', '.join(library_styles(style_dirs))}). Add one with "
+                            f"`shade styles add NAME IMAGE`, or give a style image")
+    return path
 
 
 def text_to_image_folder(model_dirs: Sequence[Path]) -> Optional[Path]:

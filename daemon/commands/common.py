@@ -31,7 +31,10 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--anchor", metavar="IMAGE", help="an image of the concept the encoder should see")
     group.add_argument("--target", metavar="NAME", help="a concept from the anchor library (see `shade anchors`)")
-    parser.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
+    style = parser.add_mutually_exclusive_group()
+    style.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
+    style.add_argument("--style", metavar="NAME", help="cloak/both: a reference style from the style library "
+                       "(see `shade styles`; default from config)")
     parser.add_argument("--intensity", choices=tuple(INTENSITIES))
     parser.add_argument("--quality", choices=tuple(QUALITIES))
     parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default "
@@ -59,11 +62,21 @@ def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOption
     target: Optional[str] = args.target
     if mode != "cloak" and not args.anchor and not target:
         target = settings.target
+    style_image: Optional[Path] = Path(args.style_image) if args.style_image else None
+    if mode in ("cloak", "both") and style_image is None:
+        from shading import ShadeError
+        from shading.targets import resolve_style
+
+        try:
+            style_image = resolve_style(getattr(args, "style", None) or settings.style, settings.style_dirs)
+        except ShadeError as exc:
+            print(f"shade: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
     return ProtectOptions(
         mode=mode,
         anchor=Path(args.anchor) if args.anchor else None,
         target=target,
-        style_image=Path(args.style_image) if args.style_image else None,
+        style_image=style_image,
         intensity=args.intensity or settings.intensity,
         quality=args.quality or settings.quality,
         encoders=tuple(e.strip() for e in args.encoder.split(",") if e.strip()) if args.encoder else settings.encoders,

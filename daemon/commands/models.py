@@ -1,5 +1,6 @@
 """``shade models`` (list what is installed and missing), ``shade models pull NAME``,
-``shade anchors`` (the anchor library) and ``shade anchors add NAME IMAGE``."""
+``shade anchors`` (the anchor library: yours, then the built-in ones), ``shade anchors add NAME IMAGE``,
+and the same for the reference styles of cloak/both: ``shade styles``, ``shade styles add NAME IMAGE``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("image")
     add.set_defaults(func=run_anchor_add)
     a.set_defaults(func=run_anchor_list)
+
+    s = sub.add_parser("styles", help="list the reference styles for cloak/both, or add one")
+    ssub = s.add_subparsers(dest="styles_command", metavar="ACTION")
+    sadd = ssub.add_parser("add", help="add IMAGE to the style library as style NAME")
+    sadd.add_argument("name")
+    sadd.add_argument("image")
+    sadd.set_defaults(func=run_style_add)
+    s.set_defaults(func=run_style_list)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -57,24 +66,57 @@ def run_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_library(kind: str, folders, entries, hint: str) -> None:
+    print(f"{kind} folders: {', '.join(str(d) for d in folders)} (yours, first), then the built-in ones")
+    mine = [name for name, _, builtin in entries if not builtin]
+    builtins = [name for name, _, builtin in entries if builtin]
+    print("yours: " + (", ".join(mine) if mine else f"none yet ({hint})"))
+    print("built-in: " + (", ".join(builtins) if builtins else "none"))
+
+
 def run_anchor_list(args: argparse.Namespace) -> int:
-    from shading.targets import library_concepts
+    from shading.targets import anchor_library, text_to_image_folder
 
     settings, _ = settings_or_exit()
-    concepts = library_concepts(settings.anchor_dirs)
-    print(f"anchor folders: {', '.join(str(d) for d in settings.anchor_dirs)}")
-    print("concepts: " + (", ".join(concepts) if concepts else "none yet (add one: shade anchors add cat cat.jpg)"))
+    _print_library("anchor", settings.anchor_dirs, anchor_library(settings.anchor_dirs),
+                   "add one: shade anchors add cat cat.jpg")
+    pipeline = text_to_image_folder(settings.model_dirs)
+    if pipeline is not None:
+        print(f"other concepts are rendered by the text-to-image pipeline in {pipeline}")
+    return 0
+
+
+def run_style_list(args: argparse.Namespace) -> int:
+    from shading.targets import style_library
+
+    settings, _ = settings_or_exit()
+    _print_library("style", settings.style_dirs, style_library(settings.style_dirs),
+                   "add one: shade styles add mine painting.jpg")
+    print(f"default style: {settings.style}")
     return 0
 
 
 def run_anchor_add(args: argparse.Namespace) -> int:
-    from shading import ShadeError
-    from shading.imageio import load_image, write_new_file
-    from shading.targets import ANCHOR_EXTENSIONS, normalize_concept
+    from shading.targets import normalize_concept
 
     settings, _ = settings_or_exit()
+    return _add_to_library(args, Path(settings.anchor_dirs[0]), normalize_concept)
+
+
+def run_style_add(args: argparse.Namespace) -> int:
+    from shading.targets import normalize_style
+
+    settings, _ = settings_or_exit()
+    return _add_to_library(args, Path(settings.style_dirs[0]), normalize_style)
+
+
+def _add_to_library(args: argparse.Namespace, folder: Path, normalize) -> int:
+    from shading import ShadeError
+    from shading.imageio import load_image, write_new_file
+    from shading.targets import ANCHOR_EXTENSIONS
+
     try:
-        concept = normalize_concept(args.name)
+        concept = normalize(args.name)
         loaded = load_image(args.image)             # refuse what cannot be used as an anchor
         suffix = Path(args.image).suffix.lower()
         if suffix in ANCHOR_EXTENSIONS:
@@ -86,7 +128,7 @@ def run_anchor_add(args: argparse.Namespace) -> int:
             buf = io.BytesIO()
             Image.fromarray(loaded.rgb).save(buf, format="PNG")
             data, suffix = buf.getvalue(), ".png"
-        dest = write_new_file(Path(settings.anchor_dirs[0]) / f"{concept}{suffix}", data)
+        dest = write_new_file(folder / f"{concept}{suffix}", data)
     except ShadeError as exc:
         print(f"shade: {exc}", file=sys.stderr)
         return 1

@@ -36,6 +36,13 @@ def free_path(folder: Path, name: str) -> Path:
     return candidate
 
 
+def file_sizes(src: Path, written: Path) -> dict:
+    """The result's bytes against the original's (JPEG results keep the original's quality
+    and chroma subsampling, so this stays near 1)."""
+    original, result = src.stat().st_size, written.stat().st_size
+    return {"bytes": result, "original_bytes": original, "size_ratio": round(result / max(original, 1), 4)}
+
+
 def run(args: argparse.Namespace) -> int:
     from shading import ShadeError, protect
     from shading.imageio import output_name
@@ -66,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
         m = result.measurements
         if args.json:
-            record = {"input": str(src), "output": str(written), **{k: m[k] for k in JSON_KEYS}}
+            record = {"input": str(src), "output": str(written), **{k: m[k] for k in JSON_KEYS if k in m},
+                      **file_sizes(src, Path(written))}
             print(json.dumps(record), flush=True)
         else:
             weak = "  WEAK: protection fell short after JPEG 85, try --intensity high" if m["weak"] else ""

@@ -34,6 +34,7 @@ SHADE_STATUS = {
     "bad_image": 400,
     "image_too_large": 400,
     "anchor_not_found": 400,
+    "style_not_found": 400,
     "bad_options": 400,
     "model_not_found": 503,
     "device_unavailable": 500,    # the configured device cannot be used: the daemon's setup, not the request

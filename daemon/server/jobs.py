@@ -103,8 +103,8 @@ class JobService:
             "device": self.worker.model_state.get("device"),
             "models": dict(self.worker.model_state),
             "watched_folders": list(self.watched_folders),
-            "targets": shader.known_targets(self.settings.anchor_dirs),
-            "defaults": {"mode": self.settings.mode, "target": self.settings.target,
+            **shader.library_status(self.settings),      # targets, styles, the modes that can work
+            "defaults": {"mode": self.settings.mode, "target": self.settings.target, "style": self.settings.style,
                          "intensity": self.settings.intensity, "quality": self.settings.quality},
             "limits": {"max_upload_mb": self.settings.max_upload_mb, "max_pixels": self.settings.max_pixels},
             # The choices a job may name (the core's vocabulary): the extension builds its menus from them.

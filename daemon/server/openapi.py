@@ -47,8 +47,10 @@ def openapi_document() -> dict[str, Any]:
                                       "description": "PNG, JPEG or WebP; the type is sniffed from the bytes"},
                             "anchor": {"type": "string", "format": "binary",
                                        "description": "optional image of the target concept (poison/both)"},
-                            "style": {"type": "string", "format": "binary",
-                                      "description": "image in the style to move towards (cloak/both)"},
+                            "style": {"type": "string",
+                                      "description": "cloak/both: a style name from /v1/styles (a text field), "
+                                                     "or a style image (a file part); default: the configured "
+                                                     "style"},
                             "mode": {"type": "string", "enum": list(MODES)},
                             "target": {"type": "string", "description": "concept name with an anchor image"},
                             "intensity": {"type": "string", "enum": list(INTENSITIES)},
@@ -94,6 +96,24 @@ def openapi_document() -> dict[str, Any]:
             "/v1/pair": {"post": {"summary": "Record the calling extension's Origin as allowed",
                                   "responses": {"200": _json("Paired", "paired"), "400": _ERR, "401": _ERR,
                                                 "403": _ERR}}},
+            "/v1/styles": {
+                "get": {"summary": "The style library: the user's styles first, then the built-in reference "
+                                   "styles, and the default style",
+                        "responses": {"200": _json("Styles", "styles")}},
+                "post": {"summary": "Add a style image to the user's style library (multipart: name, image); "
+                                    "jobs then name it in their 'style' field",
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                             "type": "object", "required": ["name", "image"],
+                             "properties": {"name": {"type": "string"},
+                                            "image": {"type": "string", "format": "binary"}}}}}},
+                         "responses": {"201": _json("Styles", "added"), "400": _ERR, "409": _ERR, "413": _ERR,
+                                       "415": _ERR}},
+            },
+            "/v1/styles/{name}": {
+                "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "delete": {"summary": "Remove one of the user's styles (built-in ones stay)",
+                           "responses": {"200": _json("Styles", "removed"), "404": _ERR}},
+            },
             "/v1/openapi.json": {"get": {"summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1 JSON"}}}},
         },
@@ -110,13 +130,24 @@ def openapi_document() -> dict[str, Any]:
                                                               "status": {"type": "string"}}},
                 "Paused": {"type": "object", "properties": {"paused": {"type": "boolean"},
                                                             "queue_length": {"type": "integer"}}},
+                "Styles": {"type": "object", "properties": {
+                    "styles": {"type": "array", "items": {"type": "object", "properties": {
+                        "name": {"type": "string"}, "builtin": {"type": "boolean"}}}},
+                    "default": {"type": "string"}}},
                 "Paired": {"type": "object", "properties": {"ok": {"type": "boolean"}, "origin": {"type": "string"}}},
                 "Status": {"type": "object", "properties": {
                     "version": {"type": "string"}, "paused": {"type": "boolean"},
                     "queue_length": {"type": "integer"}, "current_job": {"type": ["object", "null"]},
                     "device": {"type": ["string", "null"]}, "models": {"type": "object"},
                     "watched_folders": {"type": "array", "items": {"type": "string"}},
-                    "targets": {"type": "array", "items": {"type": "string"}},
+                    "targets": {"type": "array", "items": {"type": "string"},
+                                "description": "concepts with an anchor image, the user's first"},
+                    "styles": {"type": "array", "items": {"type": "string"},
+                               "description": "reference styles for cloak/both, the user's first"},
+                    "renders_missing_targets": {"type": "boolean",
+                                                "description": "a text-to-image pipeline renders other concepts"},
+                    "modes": {"type": "array", "items": {"type": "string"},
+                              "description": "the modes that can work now (offer only these)"},
                     "defaults": {"type": "object"}, "limits": {"type": "object"},
                     "choices": {"type": "object", "description": "the values each job option may take",
                                 "properties": {"mode": {"type": "array", "items": {"type": "string"}},

@@ -18,6 +18,7 @@ from .openapi import openapi_document
 from .origins import is_extension_origin
 from .security import CORS_ORIGIN_KEY
 from .store import DONE, FINAL_STATES
+from .styles import add_style, delete_style, list_styles
 from .uploads import handle_upload
 
 
@@ -154,4 +155,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/pause", pause)
     app.router.add_post("/v1/resume", resume)
     app.router.add_post("/v1/pair", pair)
+    app.router.add_get("/v1/styles", list_styles, allow_head=False)
+    app.router.add_post("/v1/styles", add_style)
+    app.router.add_delete("/v1/styles/{name}", delete_style)
     app.router.add_get("/v1/openapi.json", openapi, allow_head=False)

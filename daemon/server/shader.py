@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 
 from ..config import Settings
 
-OPTION_FIELDS = ("mode", "target", "intensity", "quality")
+OPTION_FIELDS = ("mode", "target", "style", "intensity", "quality")
 
 
 def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
@@ -17,6 +17,28 @@ def known_targets(anchor_dirs: tuple[Path, ...]) -> list[str]:
     from shading.targets import library_concepts
 
     return library_concepts(anchor_dirs)
+
+
+def known_styles(style_dirs: tuple[Path, ...]) -> list[str]:
+    """Reference styles for cloak/both: the user's style library first, then the built-ins."""
+    from shading.targets import library_styles
+
+    return library_styles(style_dirs)
+
+
+def library_status(settings: Settings) -> dict[str, Any]:
+    """What /v1/status says about targets and styles: the names (the user's first), whether
+    missing concepts are rendered by an installed text-to-image pipeline, and the modes
+    that can work with them (a client offers only those)."""
+    from shading.options import MODES
+    from shading.targets import text_to_image_folder
+
+    targets, styles = known_targets(settings.anchor_dirs), known_styles(settings.style_dirs)
+    renders = text_to_image_folder(settings.model_dirs) is not None
+    can = {"poison": bool(targets) or renders, "cloak": bool(styles)}
+    can["both"] = can["poison"] and can["cloak"]
+    return {"targets": targets, "styles": styles, "renders_missing_targets": renders,
+            "modes": [m for m in MODES if can.get(m)]}
 
 
 def check_target(target: str, settings: Settings) -> None:
@@ -30,6 +52,7 @@ def check_target(target: str, settings: Settings) -> None:
 def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool, has_style: bool) -> dict[str, Any]:
     """Validated options for a new job: given fields over the configured defaults."""
     from shading import OptionsError, ProtectOptions
+    from shading.targets import normalize_style, resolve_style
 
     opts = {
         "mode": fields.get("mode") or settings.mode,
@@ -37,10 +60,17 @@ def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool,
         "intensity": fields.get("intensity") or settings.intensity,
         "quality": fields.get("quality") or settings.quality,
     }
+    if fields.get("style") and has_style:
+        raise OptionsError("give a style name or a style image, not both")
+    if opts["mode"] in ("cloak", "both") and not has_style:
+        # A named reference style (the user's library, then the built-ins): looked up now,
+        # so a bad name is heard at once, and again when the job runs.
+        opts["style"] = normalize_style(fields.get("style") or settings.style)
+        resolve_style(opts["style"], settings.style_dirs)
     probe = ProtectOptions(mode=opts["mode"], target=opts["target"], intensity=opts["intensity"],
                            quality=opts["quality"], anchor=b"x" if has_anchor else None,
-                           style_image=b"x" if has_style else None, encoders=settings.encoders,
-                           view_size=settings.view_size)
+                           style_image=b"x" if has_style or opts.get("style") else None,
+                           encoders=settings.encoders, view_size=settings.view_size)
     probe.validate()
     if opts["mode"] in ("poison", "both") and not has_anchor:
         check_target(opts["target"], settings)
@@ -51,6 +81,10 @@ def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool,
 
 def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optional[Path], style: Optional[Path]):
     from shading import ProtectOptions
+    from shading.targets import resolve_style
+
+    if style is None and opts.get("style") and opts["mode"] in ("cloak", "both"):
+        style = resolve_style(opts["style"], settings.style_dirs)
 
     return ProtectOptions(
         mode=opts["mode"], target=opts.get("target"), anchor=anchor, style_image=style,

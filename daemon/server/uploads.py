@@ -83,7 +83,8 @@ async def handle_upload(request: web.Request, service: JobService) -> Job:
             if not isinstance(part, BodyPartReader):
                 raise ApiError(400, "bad_request", "nested multipart bodies are not supported")
             name = part.name or ""
-            if name in FILE_PARTS:
+            # "style" is a file (a style image) when it has a file name, else a style's name.
+            if name in FILE_PARTS and not (name == "style" and part.filename is None):
                 if name in files:
                     raise ApiError(400, "bad_request", f"part {name!r} was sent twice")
                 tmp = service.store.incoming_dir / f"{uuid.uuid4().hex}.part"

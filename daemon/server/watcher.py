@@ -30,6 +30,7 @@ from .folder import Delivery, FolderLayout, reject_file
 from .jobs import JobService
 from .keys import SERVICE
 from .store import Job
+from .subfolders import folder_fields
 
 log = logging.getLogger("shade.daemon")
 
@@ -227,10 +228,8 @@ class FolderWatcher:
             await asyncio.to_thread(reject_file, self.layout, path, rel, reason)
 
     async def _submit(self, path: Path, rel: PurePath, facts, size: int, mtime_ns: int) -> None:
-        fields = {"mode": self.settings.mode}
-        target = rel.parts[0] if len(rel.parts) > 1 else None
-        if target:
-            fields["target"] = target
+        fields = folder_fields(rel, self.settings.mode)     # to-post/<concept>/, to-post/cloak-<style>/
+        target = fields.get("target")
         options = await asyncio.to_thread(shader.job_options, fields, self.settings, has_anchor=False, has_style=False)
         meta = {"src": str(path), "rel": rel.as_posix(), "target": target, "size": size, "mtime_ns": mtime_ns,
                 "ready": None, "moved_to": None, "delivered": False}

@@ -25,6 +25,9 @@
   const ours = new WeakSet(); // events we dispatched
   const produced = new WeakSet(); // files we made (never shaded twice)
   const busy = new WeakSet(); // file inputs being processed
+  const pendingForms = new Map(); // form -> number of its file inputs being shaded
+  const heldSubmits = new Map(); // form -> {submitter} whose submit waits for shading
+  const cards = new WeakMap(); // file input -> its progress card
   const guardedRoots = new WeakSet();
 
   async function refresh() {
@@ -35,16 +38,16 @@
       state = "off";
     }
   }
-  globalThis.__shadeIntercept = { refresh };
+  globalThis.__shadeIntercept = { refresh: () => refresh().then(scheduleFrameCheck) };
   ext.runtime.onMessage.addListener((msg) => {
-    if (msg && msg.type === "shade-sites-changed") refresh();
+    if (msg && msg.type === "shade-sites-changed") refresh().then(scheduleFrameCheck);
   });
   const firstAnswer = refresh();
 
   /** Shade if this site is on; unchanged files if it turned out to be off. */
-  async function decide(files) {
+  async function decide(files, input) {
     if (state === "unknown") await firstAnswer;
-    return state === "on" ? processFiles(files) : files;
+    return state === "on" ? processFiles(files, input) : files;
   }
 
   function shadeable(files) {
@@ -103,10 +106,12 @@
    * Shade the image files among `files`. Resolves with the list to hand to the
    * page (non-images untouched, in the same order), or null when the user cancelled.
    */
-  async function processFiles(files) {
+  async function processFiles(files, input) {
     const indexes = shadeable(files);
     const out = files.slice();
     const ui = Overlay.create();
+    if (input) cards.set(input, ui);
+    if (input && heldSubmits.has(formOf(input))) ui.note(HELD_NOTE);
     const controller = new AbortController();
     ui.onCancel(() => controller.abort());
     const label = indexes.length === 1 ? "your image" : `${indexes.length} images`;
@@ -159,6 +164,57 @@
     (target && target.isConnected ? target : document).dispatchEvent(event);
   }
 
+  // ---- holding a form's submit while its file input is being shaded ----
+  // The input is empty while its files are shaded; a submit meanwhile would post without
+  // the image. It is held (capture phase, before the site's handlers) and sent again with
+  // requestSubmit() once shading ends, with the shaded file, or the card says it was not.
+
+  const HELD_NOTE = "Your post is waiting: it is sent when shading ends.";
+
+  function formOf(input) {
+    return input.form || (input.closest && input.closest("form")) || null;
+  }
+
+  function onSubmit(event) {
+    const form = event.target;
+    if (ours.has(event) || !(form instanceof HTMLFormElement) || !pendingForms.get(form)) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (!heldSubmits.has(form)) heldSubmits.set(form, { submitter: event.submitter || null });
+    for (const input of form.querySelectorAll("input[type=file]")) {
+      const ui = cards.get(input);
+      if (ui) ui.note(HELD_NOTE);
+    }
+  }
+
+  function beginForm(input) {
+    const form = formOf(input);
+    if (form) pendingForms.set(form, (pendingForms.get(form) || 0) + 1);
+  }
+
+  /** Shading of `input` ended; `delivered`: the page got files (shaded, or the original by choice). */
+  function endForm(input, delivered) {
+    const form = formOf(input);
+    if (!form) return;
+    const left = (pendingForms.get(form) || 1) - 1;
+    if (left > 0) { pendingForms.set(form, left); return; }
+    pendingForms.delete(form);
+    const held = heldSubmits.get(form);
+    if (!held) return;
+    heldSubmits.delete(form);
+    if (!delivered) {
+      Overlay.create().warn("Shade", "Your post was not sent: the image upload was cancelled. Pick the image again, then post.");
+      return;
+    }
+    const submitter = held.submitter && held.submitter.isConnected && held.submitter.form === form ? held.submitter : null;
+    try {
+      if (typeof form.requestSubmit === "function") form.requestSubmit(submitter);
+      else form.submit();
+    } catch (e) {
+      console.error("Shade: could not send the held post", e);
+    }
+  }
+
   // ---- file inputs ----
 
   function fileInputOf(event) {
@@ -182,14 +238,21 @@
     if (!shadeable(files).length) return;
     event.stopImmediatePropagation();
     busy.add(input);
+    beginForm(input);
     guardRoot(input.getRootNode());
     input.value = ""; // the page must not read the originals meanwhile
-    decide(files).then((out) => {
+    let delivered = false;
+    decide(files, input).then((out) => {
       if (!out) return;
       input.files = transfer(out).files;
+      delivered = true;
       dispatch(input, new Event("input", { bubbles: true, composed: true }));
       dispatch(input, new Event("change", { bubbles: true }));
-    }).catch((e) => console.error("Shade:", e)).finally(() => busy.delete(input));
+    }).catch((e) => console.error("Shade:", e)).finally(() => {
+      busy.delete(input);
+      cards.delete(input);
+      endForm(input, delivered);
+    });
   }
 
   // A click on a file input inside a shadow root: guard its root before the
@@ -234,6 +297,61 @@
     interceptTransfer(event, event.clipboardData, (dt) => new ClipboardEvent("paste", { ...init, clipboardData: dt }));
   }
 
+  // ---- frames Shade cannot reach ----
+  // The content script runs in every frame whose host Shade may read (all frames of an
+  // enabled site's host, and about:blank/srcdoc frames). An iframe from another host (a
+  // CDN uploader) gets no script: the top frame names it on a card, so an upload there is
+  // never taken for shaded.
+
+  const reported = new Set();
+  let frameScan = null;
+
+  function frameOrigins() {
+    const out = new Set();
+    for (const f of document.querySelectorAll("iframe[src], frame[src]")) {
+      try {
+        const u = new URL(f.getAttribute("src"), location.href);
+        if ((u.protocol === "http:" || u.protocol === "https:") && u.origin !== location.origin) out.add(u.origin);
+      } catch { /* not a URL */ }
+    }
+    return [...out].filter((o) => !reported.has(o));
+  }
+
+  async function checkFrames() {
+    frameScan = null;
+    if (state === "unknown") await firstAnswer;
+    if (state !== "on") return;
+    const origins = frameOrigins();
+    if (!origins.length) return;
+    let answer;
+    try { answer = await ext.runtime.sendMessage({ type: "frames-reachable", origins }); } catch { return; }
+    const unreachable = (answer && answer.unreachable) || [];
+    for (const o of origins) if (!unreachable.includes(o)) reported.add(o);
+    const fresh = unreachable.filter((o) => !reported.has(o));
+    if (!fresh.length) return;
+    for (const o of fresh) reported.add(o);
+    const ui = Overlay.create();
+    ui.warn("Shade cannot reach an upload frame",
+      `This page embeds ${fresh.join(", ")}, which Shade may not read: images uploaded inside ` +
+      `${fresh.length === 1 ? "that frame" : "those frames"} are NOT shaded. Add ${fresh.join(" and ")} ` +
+      "in Shade's options (Sites → Another site) to cover it, or shade the image first (right-click, or the to-post folder).");
+  }
+
+  function scheduleFrameCheck() {
+    if (!frameScan) frameScan = setTimeout(checkFrames, 300);
+  }
+
+  if (window.top === window) {
+    const watchFrames = () => {
+      scheduleFrameCheck();
+      new MutationObserver(scheduleFrameCheck).observe(document.documentElement,
+        { childList: true, subtree: true, attributes: true, attributeFilter: ["src"] });
+    };
+    if (document.documentElement) watchFrames();
+    else document.addEventListener("DOMContentLoaded", watchFrames, { once: true });
+  }
+
+  window.addEventListener("submit", onSubmit, true);
   window.addEventListener("input", onInputEvent, true);
   window.addEventListener("change", onInputEvent, true);
   window.addEventListener("click", onClick, true);

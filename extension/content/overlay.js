@@ -11,7 +11,7 @@
       box-sizing: border-box; padding: 12px 14px; border-radius: 10px; background: #1f1733; color: #f3eeff;
       font: 13px/1.4 system-ui, sans-serif; box-shadow: 0 6px 24px rgba(0,0,0,.35); }
     .title { font-weight: 600; margin-bottom: 4px; }
-    .message { white-space: pre-wrap; word-break: break-word; }
+    .message { white-space: pre-wrap; overflow-wrap: anywhere; }
     .bar { height: 6px; margin: 8px 0; border-radius: 3px; background: #3a2d5c; overflow: hidden; }
     .fill { height: 100%; width: 0; background: #9d7bff; transition: width .2s; }
     .buttons { display: flex; gap: 6px; justify-content: flex-end; margin-top: 6px; }
@@ -19,7 +19,10 @@
       background: transparent; color: inherit; cursor: pointer; }
     button.primary { background: #9d7bff; color: #140d24; }
     .card[data-state="error"] { background: #3b1220; }
-    .card[data-state="error"] .bar { display: none; }
+    .card[data-state="error"] .bar, .card[data-state="warning"] .bar { display: none; }
+    .card[data-state="warning"] { background: #3b2a08; }
+    .note { margin-top: 4px; font-style: italic; }
+    .note:empty { display: none; }
   `;
 
   function el(tag, cls, text) {
@@ -44,11 +47,12 @@
     card.setAttribute("aria-live", "polite");
     const title = el("div", "title", "Shade");
     const message = el("div", "message");
+    const note = el("div", "note");
     const bar = el("div", "bar");
     const fill = el("div", "fill");
     bar.appendChild(fill);
     const buttons = el("div", "buttons");
-    card.append(title, message, bar, buttons);
+    card.append(title, message, note, bar, buttons);
     shadow.append(style, card);
     (document.body || document.documentElement).appendChild(host);
 
@@ -84,6 +88,15 @@
         }
       },
       onCancel(fn) { cancelHandler = fn; },
+      /** A second line under the message (e.g. "your post waits for this"). */
+      note(text) { note.textContent = text || ""; },
+      /** A warning that stays until dismissed (e.g. an upload frame Shade cannot reach). */
+      warn(heading, text) {
+        setState("warning");
+        title.textContent = heading;
+        message.textContent = text;
+        setButtons([["dismiss", "Dismiss", false, () => host.remove()]]);
+      },
       /** Show a failure and wait for the user's choice: "retry" | "original" | "cancel". */
       ask(text) {
         setState("error");

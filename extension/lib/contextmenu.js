@@ -10,6 +10,18 @@ import * as feedback from "./feedback.js";
 
 export const MENU_ID = "shade-before-upload";
 
+/** The saved file's base name: the URL's file name; for a blob: URL (no name of its own) the
+ * image's label or the page's title, else "image-<date>-<time>". */
+export function sourceBaseName(url, blob) {
+  const base = baseNameFromUrl(url);
+  if (!String(url).startsWith("blob:")) return base;
+  const hint = String((blob && blob.shadeName) || "").replace(/\.(png|jpe?g|webp)$/i, "").trim();
+  if (hint) return shadedFilename(`${hint}.png`, "image/png").replace(/-shaded\.png$/, "");
+  const d = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  return `image-${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+}
+
 export async function createMenus() {
   await ext.contextMenus.removeAll();
   ext.contextMenus.create({ id: MENU_ID, title: "Shade before upload", contexts: ["image"] });
@@ -44,7 +56,10 @@ async function fetchInPage(url, tab, frameId) {
         const bytes = new Uint8Array(await b.arrayBuffer());
         let bin = "";
         for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-        return { ok: true, type: b.type, data: btoa(bin) };
+        // A blob: URL has no name: the image's own label, else the page's title, names the file.
+        const img = Array.from(document.images).find((i) => i.currentSrc === u || i.src === u);
+        const name = (img && (img.getAttribute("download") || img.title || img.alt)) || document.title || "";
+        return { ok: true, type: b.type, data: btoa(bin), name };
       } catch (e) {
         return { ok: false, error: String(e && e.message || e) };
       }
@@ -52,7 +67,9 @@ async function fetchInPage(url, tab, frameId) {
   });
   const out = res && res.result;
   if (!out || !out.ok) throw new ShadeError("fetch_failed", `Shade could not read this image (${(out && out.error) || "no answer"}).`);
-  return new Blob([globalThis.ShadeCommon.base64ToBytes(out.data)], { type: out.type });
+  const blob = new Blob([globalThis.ShadeCommon.base64ToBytes(out.data)], { type: out.type });
+  blob.shadeName = String(out.name || "");
+  return blob;
 }
 
 /** The image's bytes as a Blob, from wherever it lives. */
@@ -140,11 +157,11 @@ export async function handleContextMenuClick(info, tab) {
     const url = String(info.srcUrl || "");
     if (!url) throw new ShadeError("no_image", "There is no image under the pointer to shade.");
     const blob = await fetchImage(url, tab, info.frameId);
-    const name = `${baseNameFromUrl(url)}.${extensionForMime(blob.type)}`;
+    const name = `${sourceBaseName(url, blob)}.${extensionForMime(blob.type)}`;
     const result = await shadeImage({ blob, filename: name }, {
       onProgress: (rec) => feedback.progress(key, progressFraction(rec)),
     });
-    const filename = shadedFilename(url, result.mime);
+    const filename = shadedFilename(name, result.mime);
     const saved = await saveResult(result, filename);
     let clipboard = null;
     const { settings } = await currentClient();

@@ -2,10 +2,10 @@
 // site switches, pause/resume. Only extension pages may ask.
 import { ext } from "./browser.js";
 import { DaemonClient } from "./daemon.js";
-import { ShadeError, asShadeError, notPaired } from "./errors.js";
+import { ShadeError, asShadeError, notPaired, notPairedYet } from "./errors.js";
 import { NATIVE_HOST_NAME } from "./identity.js";
 import { parseNativeReply, parsePairingCode, normalizeDaemonUrl } from "./pairing.js";
-import { getSettings, setSettings } from "./settings.js";
+import { getSettings, setSettings, cleanDefaults, checkDefaults } from "./settings.js";
 import { currentClient } from "./jobs.js";
 import { syncRegistration, injectIntoTab } from "./registration.js";
 import * as feedback from "./feedback.js";
@@ -21,7 +21,10 @@ export async function statusReport() {
     out.health = await client.health();
     out.connected = true;
   } catch (e) {
-    out.error = asShadeError(e, client.baseUrl).toJSON();
+    const err = asShadeError(e, client.baseUrl);
+    // Never paired and nothing at the default address: the app may well run on another
+    // port, and pairing finds it; so pairing is the first step to name.
+    out.error = (err.code === "not_running" && !settings.token ? notPairedYet(client.baseUrl) : err).toJSON();
     return out;
   }
   if (!settings.token) {
@@ -115,12 +118,49 @@ export async function handleControl(msg) {
         return { ok: true };
       }
       case "settings": return { ok: true, settings: redact(await getSettings()) };
+      case "set-defaults": return await setDefaults(msg.defaults);
+      case "add-style": return await addStyle(msg);
+      case "library": {
+        const { client } = await currentClient();
+        const status = await client.status();
+        return { ok: true, modes: status.modes, targets: status.targets, styles: status.styles,
+          renders_missing_targets: !!status.renders_missing_targets, defaults: status.defaults || {} };
+      }
       default: return { ok: false, error: { code: "unknown", message: `unknown request ${msg.type}` } };
     }
   } catch (e) {
     const err = e instanceof ShadeError ? e : asShadeError(e);
     return { ok: false, error: err.toJSON() };
   }
+}
+
+/**
+ * Save new defaults after checking them against the app's status (its modes, targets and
+ * styles), so a target or style the app lacks is heard now, not at the next upload.
+ */
+export async function setDefaults(raw) {
+  const defaults = cleanDefaults(raw);
+  const { client } = await currentClient();
+  let status;
+  try {
+    status = await client.status();
+  } catch (e) {
+    const err = asShadeError(e, client.baseUrl);
+    return { ok: false, error: { code: err.code, message: `Not saved: ${err.message} Shade checks the choice with the app.` } };
+  }
+  const problem = checkDefaults(defaults, status);
+  if (problem) return { ok: false, error: { code: "bad_defaults", message: problem } };
+  await setSettings({ defaults });
+  return { ok: true, defaults };
+}
+
+/** Upload a style image (base64 from an extension page) into the app's style library. */
+async function addStyle(msg) {
+  const bytes = globalThis.ShadeCommon.base64ToBytes(String(msg.data || ""));
+  const { client } = await currentClient();
+  const name = String(msg.name || "").trim().toLowerCase();
+  const library = await client.addStyle(name, new Blob([bytes], { type: String(msg.mime || "") }), String(msg.filename || "style"));
+  return { ok: true, name: library.name, styles: library.styles };
 }
 
 function redact(settings) {

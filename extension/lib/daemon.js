@@ -41,6 +41,17 @@ export class DaemonClient {
   job(id, signal) { return this.json(`/v1/jobs/${encodeURIComponent(id)}`, { signal }); }
   resultUrl(id) { return `${this.baseUrl}/v1/jobs/${encodeURIComponent(id)}/result`; }
   pause() { return this.json("/v1/pause", { method: "POST" }); }
+  styles() { return this.json("/v1/styles"); }
+
+  /** Add a style image to the app's style library under `name`; resolves with the library. */
+  addStyle(name, blob, filename) {
+    const form = new FormData();
+    form.append("name", name);
+    form.append("image", blob, filename || "style");
+    return this.json("/v1/styles", { method: "POST", body: form });
+  }
+
+  deleteStyle(name) { return this.json(`/v1/styles/${encodeURIComponent(name)}`, { method: "DELETE" }); }
   resume() { return this.json("/v1/resume", { method: "POST" }); }
 
   async cancel(id) {

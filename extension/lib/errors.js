@@ -29,6 +29,13 @@ export function notPaired(detail) {
   return new ShadeError("not_paired", detail ? `${NOT_PAIRED_MESSAGE} (${detail})` : NOT_PAIRED_MESSAGE);
 }
 
+export function notPairedYet(daemonUrl) {
+  const where = daemonUrl ? ` (nothing answers at ${daemonUrl})` : "";
+  return new ShadeError("not_paired",
+    `Not paired yet${where}: open Shade's options and click "Pair automatically" (it finds the app on any port), ` +
+    "or paste the code from `shade token --pairing-code`. If Shade is not installed, start it with `shade daemon`.");
+}
+
 export function cancelled() {
   return new ShadeError("cancelled", "Cancelled.");
 }

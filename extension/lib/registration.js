@@ -29,10 +29,20 @@ async function doSync() {
   const existing = await ext.scripting.getRegisteredContentScripts({ ids: [SCRIPT_ID] });
   if (existing.length) await ext.scripting.unregisterContentScripts({ ids: [SCRIPT_ID] });
   if (granted.length) {
-    await ext.scripting.registerContentScripts([{
+    // Every frame of an enabled page: iframes (an uploader on another port of the host,
+    // or another granted host), about:blank / srcdoc / blob: frames through their
+    // creator's origin. Whether a frame shades is judged by the top-level page's origin.
+    const script = {
       id: SCRIPT_ID, matches: granted, js: CONTENT_FILES, runAt: "document_start", allFrames: true,
-      persistAcrossSessions: true,
-    }]);
+      matchOriginAsFallback: true, persistAcrossSessions: true,
+    };
+    try {
+      await ext.scripting.registerContentScripts([script]);
+    } catch (e) {
+      // A browser without matchOriginAsFallback in the scripting API: every frame, minus about:blank.
+      delete script.matchOriginAsFallback;
+      await ext.scripting.registerContentScripts([script]);
+    }
   }
   await tellTabs();
   return granted;

@@ -9,7 +9,7 @@
 import { ext } from "./browser.js";
 import { ShadeError, asShadeError } from "./errors.js";
 import { getSettings } from "./settings.js";
-import { isSiteEnabled, originOf } from "./sites.js";
+import { isSiteEnabled, originOf, matchPatternFor } from "./sites.js";
 import { progressFraction, stageOf } from "./jobstate.js";
 import { shadeImage } from "./jobs.js";
 import * as feedback from "./feedback.js";
@@ -23,12 +23,36 @@ export function senderOrigin(sender) {
   return originOf(sender.url || "");
 }
 
-/** Whether the sender's exact origin has upload shading switched on. */
+/**
+ * The origin that decides whether a sender shades: the top-level page's (the tab's URL,
+ * which the browser shows us because the enabled site's host permission was granted), so
+ * an uploader iframe from a CDN or a subdomain inside an enabled page is shaded too, and
+ * an enabled site framed by another page is not. A frame whose tab URL we cannot see
+ * does not shade.
+ */
+export function topLevelOrigin(sender) {
+  if (!sender || sender.id !== ext.runtime.id) return "";
+  if (sender.tab && sender.tab.url) return originOf(sender.tab.url);
+  return sender.frameId === 0 ? senderOrigin(sender) : "";
+}
+
+/** Whether the sender's top-level page has upload shading switched on. */
 export async function senderEnabled(sender) {
-  const origin = senderOrigin(sender);
+  const origin = topLevelOrigin(sender);
   if (!origin) return false;
   const { sites } = await getSettings();
   return isSiteEnabled(sites, origin);
+}
+
+/** Whether Shade can run in frames of `origin` (its host permission was granted). */
+export async function frameReachable(origin) {
+  const o = originOf(origin || "");
+  if (!o) return true; // about:, data:, blob: frames run with their creator's origin
+  try {
+    return await ext.permissions.contains({ origins: [matchPatternFor(o)] });
+  } catch {
+    return false;
+  }
 }
 
 export function handleUploadPort(port) {

@@ -1,5 +1,6 @@
 import { ask, enableSites, disableSite, $ } from "../lib/pagekit.js";
-import { getSettings, setSettings, cleanDefaults } from "../lib/settings.js";
+import { getSettings, setSettings } from "../lib/settings.js";
+import { fillLibrary, fileToBase64 } from "../lib/library.js";
 import { COMMON_SITES, originOf } from "../lib/sites.js";
 import { ext } from "../lib/browser.js";
 
@@ -65,8 +66,12 @@ function afterEnable(r) {
 async function init() {
   const settings = await getSettings();
   $("#daemon-url").value = settings.daemonUrl;
-  for (const key of ["mode", "intensity", "quality"]) $(`#${key}`).value = settings.defaults[key] || "";
-  $("#target").value = settings.defaults.target || "";
+  const showDefaults = (d) => {
+    for (const key of ["mode", "intensity", "quality", "style"]) $(`#${key}`).value = d[key] || "";
+    $("#target").value = d.target || "";
+  };
+  await fillLibrary(document, settings.defaults);
+  showDefaults(settings.defaults);
   $("#copy-to-clipboard").checked = settings.copyToClipboard;
 
   $("#save-url").addEventListener("click", async () => {
@@ -92,14 +97,39 @@ async function init() {
     showConnection();
   });
 
+  // Checked against the app's status (its modes, targets and styles) before it is kept.
   const saveDefaults = async () => {
-    const d = cleanDefaults({
-      mode: $("#mode").value, intensity: $("#intensity").value, quality: $("#quality").value, target: $("#target").value,
-    });
-    await setSettings({ defaults: d, copyToClipboard: $("#copy-to-clipboard").checked });
-    say("#defaults-message", "Saved.", true);
+    const d = {
+      mode: $("#mode").value, intensity: $("#intensity").value, quality: $("#quality").value,
+      target: $("#target").value, style: $("#style").value,
+    };
+    const r = await ask({ type: "set-defaults", defaults: d });
+    if (r && r.ok) say("#defaults-message", "Saved.", true);
+    else {
+      say("#defaults-message", (r && r.error && r.error.message) || "Not saved.", false);
+      showDefaults((await getSettings()).defaults);
+    }
   };
-  for (const sel of ["#mode", "#intensity", "#quality", "#target", "#copy-to-clipboard"]) $(sel).addEventListener("change", saveDefaults);
+  for (const sel of ["#mode", "#intensity", "#quality", "#target", "#style"]) $(sel).addEventListener("change", saveDefaults);
+  $("#copy-to-clipboard").addEventListener("change", async () => {
+    await setSettings({ copyToClipboard: $("#copy-to-clipboard").checked });
+    say("#defaults-message", "Saved.", true);
+  });
+  if (location.hash === "#style") $("#own-style").open = true;
+  $("#add-style").addEventListener("click", async () => {
+    const file = $("#style-file").files[0];
+    const name = $("#style-name").value.trim().toLowerCase();
+    if (!name || !file) { say("#defaults-message", "Name the style and pick its image first.", false); return; }
+    say("#defaults-message", "Adding the style…", true);
+    const r = await ask({ type: "add-style", name, filename: file.name, mime: file.type, data: await fileToBase64(file) });
+    if (!r || !r.ok) { say("#defaults-message", (r && r.error && r.error.message) || "Could not add the style.", false); return; }
+    await fillLibrary(document, (await getSettings()).defaults);
+    $("#style").value = r.name;
+    $("#style-file").value = "";
+    $("#style-name").value = "";
+    await saveDefaults();
+    if ($("#defaults-message").classList.contains("good")) say("#defaults-message", `Style "${r.name}" added and chosen.`, true);
+  });
 
   $("#enable-selected").addEventListener("click", () => {
     const origins = [...document.querySelectorAll("#common-sites input:checked:not(:disabled)")].map((b) => b.value);

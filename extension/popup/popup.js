@@ -1,6 +1,7 @@
 import { ext } from "../lib/browser.js";
 import { ask, enableSites, disableSite, $ } from "../lib/pagekit.js";
-import { getSettings, setSettings, cleanDefaults } from "../lib/settings.js";
+import { getSettings } from "../lib/settings.js";
+import { fillLibrary } from "../lib/library.js";
 import { originOf, isSiteEnabled } from "../lib/sites.js";
 import { progressFraction } from "../lib/jobstate.js";
 
@@ -59,14 +60,26 @@ async function init() {
       if (!r || !r.ok) { toggle.checked = !toggle.checked; $("#site-name").textContent = (r && r.error && r.error.message) || "Failed."; }
     });
   });
-  for (const key of ["mode", "intensity"]) {
+  await fillLibrary(document, settings.defaults);
+  for (const key of ["mode", "intensity", "style"]) {
     const sel = $(`#${key}`);
     sel.value = settings.defaults[key] || "";
+    // Checked against the app's modes and styles before it is kept; a refusal says why.
     sel.addEventListener("change", async () => {
       const { defaults } = await getSettings();
-      await setSettings({ defaults: cleanDefaults({ ...defaults, [key]: sel.value }) });
+      const r = await ask({ type: "set-defaults", defaults: { ...defaults, [key]: sel.value } });
+      const msg = $("#popup-message");
+      if (r && r.ok) { msg.textContent = ""; msg.className = "message"; }
+      else {
+        msg.textContent = (r && r.error && r.error.message) || "Not saved.";
+        msg.className = "message bad";
+        sel.value = defaults[key] || "";
+      }
     });
   }
+  $("#own-style").addEventListener("click", () => {
+    ext.tabs.create({ url: ext.runtime.getURL("options/options.html#style") });
+  });
   $("#pause").addEventListener("click", async () => { await ask({ type: $("#pause").dataset.action }); refresh(); });
   $("#open-options").addEventListener("click", () => ext.runtime.openOptionsPage());
   await refresh();

@@ -142,7 +142,7 @@ async def test_bad_fields(make_client):
         ({"target": "unicorn"}, "anchor_not_found", "unicorn"),
         ({"target": "../../etc/passwd"}, "bad_options", "not a concept name"),
         ({"mdoe": "poison"}, "bad_request", "unknown part 'mdoe'"),
-        ({"mode": "cloak"}, "bad_options", "style"),
+        ({"mode": "cloak", "style": "nope"}, "style_not_found", "styles available: "),
     ):
         status, got, message = await _error(await upload(client, token, img, **fields))
         assert status == 400 and got == code and words in message, (fields, message)

@@ -70,7 +70,7 @@ async def test_startup_scan_clashes_and_concept_folders(make_client, shade_env):
     assert by_name["a.png"].options["target"] == "cat"           # the configured default
     assert all(j.folder["delivered"] for j in jobs)
     status = await (await client.get("/v1/status", headers={"Authorization": f"Bearer {token}"})).json()
-    assert status["watched_folders"] == [str(d["to-post"])]
+    assert status["watched_folders"] == ["Shade/to-post"]     # as the user knows it, not the server path
 
 
 async def test_live_drops_nothing_lost(make_client, shade_env, tmp_path):
@@ -131,20 +131,22 @@ async def test_live_drops_nothing_lost(make_client, shade_env, tmp_path):
 
 async def test_failed_job_goes_to_rejected_with_reason(make_client, shade_env, anchor_dir, tmp_path):
     # The anchor vanishes after the job was queued: the job fails, the original is kept.
+    # (A concept with no built-in anchor: a vanished "cat" would fall back to the built-in one.)
     anchors = tmp_path / "anchors"
     anchors.mkdir()
-    shutil.copy(anchor_dir / "cat.png", anchors / "cat.png")
+    shutil.copy(anchor_dir / "cat.png", anchors / "dog.png")
     client, token, app = await make_client(watch=True, anchor_dir=anchors)
     d = layout(shade_env)
     app[SERVICE].worker.pause()
     await wait_for(lambda: d["to-post"].is_dir(), what="folders")
     data = image_bytes()
-    (d["to-post"] / "x.png").write_bytes(data)
+    (d["to-post"] / "dog").mkdir()
+    (d["to-post"] / "dog" / "x.png").write_bytes(data)
     await wait_for(lambda: list(app[SERVICE].store.all_jobs()), what="the job")
-    (anchors / "cat.png").unlink()
+    (anchors / "dog.png").unlink()
     app[SERVICE].worker.resume()
-    await wait_for(lambda: "x.png.txt" in files(d["rejected"]), what="the reject")
-    assert files(d["rejected"])["x.png"] == data
+    await wait_for(lambda: "dog/x.png.txt" in files(d["rejected"]), what="the reject")
+    assert files(d["rejected"])["dog/x.png"] == data
     assert not files(d["ready"]) and not files(d["to-post"])
 
 

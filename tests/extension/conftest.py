@@ -45,16 +45,15 @@ def images(tmp_path_factory, anchor_dir) -> dict[str, Path]:
 def daemon(tmp_path_factory, plumbing_model_dir, images) -> DaemonProcess:
     """`shade daemon --port 0 --no-tray --no-watch` under a throw-away SHADE_HOME with
     tiny settings, the seeded random encoder, and the token in the documented file store
-    (no keyring on CI)."""
+    (no keyring on CI). No anchors or styles of the user's and no target or style set: what
+    a fresh install has (the built-in ones, the default target cat)."""
     home = tmp_path_factory.mktemp("shade-home")
     (home / "config").mkdir()
     (home / "config" / "config.toml").write_text(
         "view_size = 64\n"
         'quality = "fast"\n'
-        'target = "cat"\n'
         'token_store = "file"\n'
         "max_pixels = 15000\n"
-        f"anchor_dirs = [{json.dumps(str(images['anchors']))}]\n"
         f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n",
         encoding="utf-8",
     )
@@ -93,7 +92,8 @@ def _serve(root: Path) -> PageServer:
 @pytest.fixture(scope="session")
 def site_root(tmp_path_factory, images) -> Path:
     root = tmp_path_factory.mktemp("site")
-    shutil.copy(PAGES_DIR / "upload.html", root / "upload.html")
+    for page in PAGES_DIR.glob("*.html"):
+        shutil.copy(page, root / page.name)
     shutil.copy(images["art"], root / "art.png")
     return root
 

@@ -9,7 +9,7 @@ import { shadedFilename, decodeDataUrl, extensionForMime, baseNameFromUrl } from
 import { normalizeSites, matchPatternFor, isSiteEnabled, withSite, originOf, COMMON_SITES } from "../../../extension/lib/sites.js";
 import { progressFraction, badgeText } from "../../../extension/lib/jobstate.js";
 import { errorFromResponse, errorFromJob, asShadeError, ShadeError } from "../../../extension/lib/errors.js";
-import { cleanDefaults } from "../../../extension/lib/settings.js";
+import { cleanDefaults, checkDefaults } from "../../../extension/lib/settings.js";
 import "../../../extension/shared/common.js";
 
 const C = globalThis.ShadeCommon;
@@ -124,6 +124,20 @@ test("defaults keep only known options", () => {
     { mode: "cloak", target: "dog" });
   assert.deepEqual(cleanDefaults(null), {});
   assert.deepEqual(cleanDefaults({ target: "<script>" }), {});
+});
+
+test("defaults are checked against the app's modes, targets and styles", () => {
+  const status = { modes: ["poison", "cloak", "both"], targets: ["cat", "coffee"], styles: ["mine", "munch"],
+    renders_missing_targets: false, defaults: { mode: "poison", target: "cat", style: "munch" } };
+  assert.equal(checkDefaults({}, status), null);
+  assert.equal(checkDefaults({ mode: "cloak", style: "mine" }, status), null);
+  assert.match(checkDefaults({ target: "dog" }, status), /no image for the target "dog".*cat, coffee.*shade anchors add dog/);
+  assert.equal(checkDefaults({ mode: "cloak", target: "dog" }, status), null); // cloak needs no target
+  assert.equal(checkDefaults({ target: "dog" }, { ...status, renders_missing_targets: true }), null);
+  assert.match(checkDefaults({ mode: "both", style: "rembrandt" }, status), /no style "rembrandt".*mine, munch/);
+  assert.match(checkDefaults({ mode: "cloak" }, { ...status, modes: ["poison"] }), /cannot work/);
+  assert.equal(checkDefaults({ target: "dog" }, null), null); // nothing to check against
+  assert.deepEqual(cleanDefaults({ style: " Van-Gogh " }), { style: "van-gogh" });
 });
 
 test("content helpers: which files are images, base64 chunks round-trip, overall progress", () => {
