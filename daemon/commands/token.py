@@ -1,4 +1,5 @@
-"""``shade token``: print the daemon's API token, a pairing code, or replace the token."""
+"""``shade token``: print the daemon's API token, a pairing code, or replace the token; list
+or forget the paired extension origins."""
 
 from __future__ import annotations
 
@@ -15,7 +16,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="print shade:<port>:<token>, to paste into the extension's options")
     g.add_argument("--rotate", action="store_true",
                    help="replace the token (the extension must pair again; a running daemon picks it up)")
+    g.add_argument("--paired", action="store_true",
+                   help="list the browser-extension origins that paired with the daemon")
+    g.add_argument("--unpair", metavar="ORIGIN",
+                   help="forget a paired extension origin (`all`: every one); a running daemon refuses it at once")
     p.set_defaults(func=run)
+
+
+def _paired(args: argparse.Namespace) -> int:
+    from ..config import Paths
+    from ..server.origins import OriginPolicy
+
+    policy = OriginPolicy(Paths.resolve().data_dir)
+    if args.paired:
+        for origin in policy.paired():
+            print(origin)
+        return 0
+    gone = policy.remove(args.unpair)
+    if not gone:
+        listed = ", ".join(policy.paired()) or "none"
+        print(f"shade token: {args.unpair!r} is not paired (paired: {listed}); nothing changed", file=sys.stderr)
+        return 1
+    for origin in gone:
+        print(f"unpaired {origin}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from ..runinfo import read_info
     from ..token_store import TokenStoreError, load_token, pairing_code, rotate_token
 
+    if args.paired or args.unpair:
+        return _paired(args)
     paths = Paths.resolve()
     try:
         settings = load_settings(paths=paths)

@@ -33,6 +33,7 @@ def create_app(settings: Settings, paths: Paths, *, guard: Optional[TokenGuard] 
     recovered = store.recover()
     if recovered:
         log.info("%d job(s) interrupted by a crash are queued again", recovered)
+    store.clean_leftovers()
     service = JobService(settings, paths, store)
 
     app = web.Application(middlewares=[error_middleware, make_security_middleware(guard, origins)])

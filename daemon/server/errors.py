@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable
 
 from aiohttp import ClientPayloadError, web
 
@@ -37,7 +38,10 @@ SHADE_STATUS = {
     "style_not_found": 400,
     "bad_options": 400,
     "model_not_found": 503,
-    "device_unavailable": 500,    # the configured device cannot be used: the daemon's setup, not the request
+    # The configured device cannot be used: the request is fine (a 4xx would blame the caller, who
+    # cannot choose the device), the daemon as set up cannot shade until its `device` setting
+    # changes (a 500 would mean a bug). 503 is "this service cannot serve now", like a missing model.
+    "device_unavailable": 503,
     "cancelled": 409,
 }
 
@@ -51,6 +55,18 @@ _HTTP_CODES = {
     413: "upload_too_large",
     415: "unsupported_media_type",
 }
+
+
+def redact_paths(message: str, names: Iterable[tuple[Any, str]] = ()) -> str:
+    """``message`` without absolute server paths: each known path (longest first) becomes the
+    name the user knows it by, and the home folder becomes ``~``."""
+    pairs = sorted(((str(p), name) for p, name in names if p), key=lambda pn: len(pn[0]), reverse=True)
+    for path, name in pairs:
+        message = message.replace(path, name)
+    home = str(Path.home())
+    if len(home) > 1:
+        message = message.replace(home, "~")
+    return message
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -68,7 +84,7 @@ def to_response(exc: BaseException) -> web.Response:
     code = getattr(exc, "code", None)
     if isinstance(code, str) and not isinstance(exc, web.HTTPException):
         # Core errors (and ours with a code) carry a message written for the user.
-        return error_response(SHADE_STATUS.get(code, 500), code, str(exc))
+        return error_response(SHADE_STATUS.get(code, 500), code, redact_paths(str(exc)))
     if isinstance(exc, (ClientPayloadError, ConnectionResetError, asyncio.IncompleteReadError)):
         return error_response(400, "upload_incomplete", "the request body was cut off; send it again")
     if isinstance(exc, web.HTTPException):
@@ -96,10 +112,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return to_response(exc)
 
 
-def job_error_fields(exc: BaseException) -> tuple[str, str]:
-    """(code, message) stored on a failed job."""
+def job_error_fields(exc: BaseException, names: Iterable[tuple[Any, str]] = ()) -> tuple[str, str]:
+    """(code, message) stored on a failed job; ``names`` maps the job's server paths to
+    the names the user knows (see ``redact_paths``)."""
     code = getattr(exc, "code", None)
     if isinstance(code, str):
-        return code, str(exc)
+        return code, redact_paths(str(exc), names)
     log.exception("job failed with an unexpected error", exc_info=exc)
-    return "internal_error", f"unexpected error while shading ({type(exc).__name__}: {exc}); details are in the daemon log"
+    return "internal_error", redact_paths(f"unexpected error while shading ({type(exc).__name__}: {exc}); details "
+                                          "are in the daemon log", names)

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Callable, Optional
@@ -54,56 +55,142 @@ def _candidates(dest_dir: Path, name: str):
         n += 1
 
 
-def move_no_clobber(src: Path, dest_dir: Path, name: str) -> Path:
-    """Move ``src`` into ``dest_dir`` under ``name`` or the first free suffixed name."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
+TEMP_PREFIX = ".shade-"      # our temporary files in the output folders (hidden; removed at start)
+_NO_LINKS = (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EMLINK)
+
+
+def _same_inode(a: Path, b: Path) -> bool:
+    try:
+        sa, sb = os.lstat(a), os.lstat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _link_no_clobber(src: Path, dest_dir: Path, name: str) -> Optional[Path]:
+    """Hard-link ``src`` (a link itself, never its target) to the first free name. A name
+    already linked to ``src`` (an earlier try cut short by a crash) is that name. None
+    where this file system has no hard links."""
     for dest in _candidates(dest_dir, name):
         try:
-            os.link(src, dest)           # fails if dest exists: no overwrite, no race
+            os.link(src, dest, follow_symlinks=False)   # fails if dest exists: no overwrite, no race
+            return dest
         except FileExistsError:
+            if _same_inode(src, dest):
+                return dest
             continue
         except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES, errno.EMLINK):
+            if exc.errno not in _NO_LINKS:
                 raise
-            if dest.exists():            # no hard links here (other disk, FAT...): check, then move
-                continue
-            shutil.move(str(src), str(dest))
-            return dest
-        os.unlink(src)
-        return dest
+            return None
     raise AssertionError("unreachable")
 
 
-def copy_no_clobber(src: Path, dest_dir: Path, name: str) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
+def _rename_no_clobber(src: Path, dest_dir: Path, name: str) -> Path:
+    """Without hard links (other disk, FAT...): check, then rename (a small race, no partial file)."""
     for dest in _candidates(dest_dir, name):
-        try:
-            with open(src, "rb") as fin, open(dest, "xb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
-        except FileExistsError:
+        if os.path.lexists(dest):
             continue
-        except BaseException:
-            dest.unlink(missing_ok=True)
-            raise
+        os.replace(src, dest)
         return dest
     raise AssertionError("unreachable")
+
+
+def _write_temp(dest_dir: Path, key: str, fill: Callable[[Any], None]) -> Path:
+    """A complete, synced temporary file in ``dest_dir`` (created with the user's umask)."""
+    tmp = dest_dir / f"{TEMP_PREFIX}{key}.part"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fill(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def move_no_clobber(src: Path, dest_dir: Path, name: str) -> Path:
+    """Move ``src`` into ``dest_dir`` under ``name`` or the first free suffixed name. Done
+    again after a crash, it finds the name it had already linked."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = _link_no_clobber(src, dest_dir, name)
+    if dest is None:
+        if src.is_symlink():
+            dest = _rename_no_clobber(src, dest_dir, name)
+            return dest
+        tmp = copy_to_temp(src, dest_dir, uuid.uuid4().hex)
+        dest = _rename_no_clobber(tmp, dest_dir, name)
+    os.unlink(src)
+    return dest
+
+
+def copy_to_temp(src: Path, dest_dir: Path, key: str) -> Path:
+    """The first half of a delivery: ``src`` copied whole into a hidden temporary file beside
+    where it goes; ``publish`` gives it its name."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fin:
+        return _write_temp(dest_dir, key, lambda fh: shutil.copyfileobj(fin, fh, 1 << 20))
+
+
+def publish(tmp: Path, dest_dir: Path, name: str) -> Path:
+    """Give a complete temporary file its final name (no overwrite). The temporary file is
+    kept (a hard link) until the caller has recorded the name, then ``tmp.unlink()``: a crash
+    between the two finds the same name again instead of making ``name-1``."""
+    dest = _link_no_clobber(tmp, dest_dir, name)
+    return dest if dest is not None else _rename_no_clobber(tmp, dest_dir, name)
+
+
+def find_published(tmp: Path, dest_dir: Path, name: str) -> Optional[Path]:
+    """The name an earlier ``publish`` of ``tmp`` gave it, if a crash came before it was recorded."""
+    if not tmp.exists():
+        return None
+    for dest in _candidates(dest_dir, name):
+        if not os.path.lexists(dest):
+            return None
+        if _same_inode(tmp, dest):
+            return dest
+
+
+def copy_no_clobber(src: Path, dest_dir: Path, name: str, key: Optional[str] = None) -> Path:
+    """Copy ``src`` to a free name in ``dest_dir``: written to a temporary file first, so the
+    name only ever holds a complete file."""
+    key = key or uuid.uuid4().hex
+    tmp = dest_dir / f"{TEMP_PREFIX}{key}.part"
+    dest = find_published(tmp, dest_dir, name) or publish(copy_to_temp(src, dest_dir, key), dest_dir, name)
+    tmp.unlink(missing_ok=True)
+    return dest
 
 
 def write_reason(dest_dir: Path, moved_name: str, reason: str) -> Path:
     dest_dir.mkdir(parents=True, exist_ok=True)
-    for path in _candidates(dest_dir, f"{moved_name}.txt"):
-        try:
-            with open(path, "x", encoding="utf-8") as fh:
-                fh.write(reason.rstrip() + "\n")
-            return path
-        except FileExistsError:
+    data = (reason.rstrip() + "\n").encode("utf-8")
+    tmp = _write_temp(dest_dir, uuid.uuid4().hex, lambda fh: fh.write(data))
+    try:
+        return publish(tmp, dest_dir, f"{moved_name}.txt")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_temporaries(folders: tuple[Path, ...]) -> int:
+    """Remove our temporary files left in the output folders by a crash."""
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
             continue
-    raise AssertionError("unreachable")
+        for root, dirs, names in os.walk(folder):
+            for n in names:
+                if n.startswith(TEMP_PREFIX) and n.endswith(".part"):
+                    Path(root, n).unlink(missing_ok=True)
+                    removed += 1
+    return removed
 
 
 def reject_file(layout: FolderLayout, src: Path, rel: PurePath, reason: str) -> Optional[Path]:
-    """Move a file out of to-post into rejected/ (keeping its subfolder) with NAME.txt saying why."""
-    if not src.exists():
+    """Move a file (or a link, never its target) out of to-post into rejected/ (keeping its
+    subfolder) with NAME.txt saying why."""
+    if not os.path.lexists(src):
         return None
     dest = move_no_clobber(src, layout.rejected / rel.parent, rel.name)
     write_reason(dest.parent, dest.name, f"{rel}: {reason}")
@@ -140,9 +227,7 @@ class Delivery:
             if job.status == DONE:
                 if not meta.get("ready"):
                     result = self.store.path_of(job, job.result_file)
-                    dest = copy_no_clobber(result, self.layout.ready / rel.parent, rel.name)
-                    meta["ready"] = str(dest)
-                    self.store.update_folder(job.id, meta)
+                    dest = self._copy_recorded(job, meta, "ready", result, self.layout.ready / rel.parent, rel.name)
                     log.info("ready: %s", dest)
                     m = job.measurements or {}
                     if m.get("weak"):   # like Glaze's INCOMPLETE mark: say so beside the result
@@ -156,8 +241,8 @@ class Delivery:
                     else:
                         # The file changed (or went) while the job ran: what was shaded is the copy
                         # in the job folder; keep that as the original, leave the new file alone.
-                        moved = copy_no_clobber(self.store.path_of(job, job.input_file),
-                                                self.layout.originals / rel.parent, rel.name)
+                        moved = self._copy_recorded(job, meta, "moved_to", self.store.path_of(job, job.input_file),
+                                                    self.layout.originals / rel.parent, rel.name)
                     meta["moved_to"] = str(moved)
             elif meta.get("moved_to") is None:
                 why = job.error_message or job.status
@@ -169,11 +254,28 @@ class Delivery:
         if self.on_delivered:
             self.on_delivered(job)
 
+    def _copy_recorded(self, job: Job, meta: dict[str, Any], key: str, src: Path, dest_dir: Path, name: str) -> Path:
+        """Copy ``src`` to a free name through a temporary file named after the job, record the
+        name on the job, then drop the temporary file: killed at any point, the next try finds
+        the same name (or starts the copy over), never a half-written file under the name."""
+        tmp_key = f"{job.id}-{key}"
+        tmp = dest_dir / f"{TEMP_PREFIX}{tmp_key}.part"
+        dest = find_published(tmp, dest_dir, name) or publish(copy_to_temp(src, dest_dir, tmp_key), dest_dir, name)
+        meta[key] = str(dest)
+        self.store.update_folder(job.id, meta)
+        tmp.unlink(missing_ok=True)
+        return dest
+
     def deliver_pending(self) -> None:
-        """At start: finish folder jobs that ended while nobody delivered them."""
+        """At start: finish folder jobs that ended while nobody delivered them, then remove the
+        temporary files a crash left in the output folders."""
         for job in self.store.folder_jobs(finished=True):
             if job.folder and not job.folder.get("delivered"):
                 try:
                     self.deliver(job)
                 except Exception:  # noqa: BLE001
                     log.exception("could not deliver folder job %s", job.id)
+        with self._lock:                  # no delivery is halfway while this runs
+            removed = remove_temporaries(self.layout.outputs())
+        if removed:
+            log.info("removed %d temporary file(s) an earlier crash left in the output folders", removed)

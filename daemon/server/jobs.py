@@ -20,7 +20,7 @@ from ..config import Paths, Settings
 from . import shader
 from .errors import ApiError
 from .hub import EventHub
-from .store import DONE, QUEUED, RUNNING, Job, JobStore
+from .store import DONE, PRIVATE_DIR, PRIVATE_FILE, QUEUED, RUNNING, Job, JobStore
 from .worker import ShadingWorker
 
 log = logging.getLogger("shade.daemon")
@@ -34,6 +34,25 @@ def safe_filename(name: Optional[str], fallback: str = "image") -> str:
     base = PurePath(name.replace("\\", "/")).name
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '/\\:*?"<>|').strip(" .")
     return (base or fallback)[:200]
+
+
+def display_folder(folder: Path) -> str:
+    """A folder as the user knows it, never the absolute server path: ``~/Pictures/Shade/to-post``
+    under the home folder, else its last two parts (``Shade/to-post``)."""
+    folder = Path(folder)
+    try:
+        return "~/" + folder.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return "/".join(folder.parts[-2:])
+
+
+def copy_private(src: Path, dest: Path) -> None:
+    """Copy a user's file into Shade's data as a new 0600 file, never through a symbolic link."""
+    fd_in = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd_in, "rb") as fin:
+        fd_out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+        with os.fdopen(fd_out, "wb") as fout:
+            shutil.copyfileobj(fin, fout, 1 << 20)
 
 
 def result_filename(filename: str, fmt: str) -> str:
@@ -102,7 +121,7 @@ class JobService:
                 "progress": round(cur.step / cur.total, 4) if cur.total else 0.0},
             "device": self.worker.model_state.get("device"),
             "models": dict(self.worker.model_state),
-            "watched_folders": list(self.watched_folders),
+            "watched_folders": [display_folder(Path(f)) for f in self.watched_folders],
             **shader.library_status(self.settings),      # targets, styles, the modes that can work
             "defaults": {"mode": self.settings.mode, "target": self.settings.target, "style": self.settings.style,
                          "intensity": self.settings.intensity, "quality": self.settings.quality},
@@ -126,8 +145,8 @@ class JobService:
         """Move (or copy) the checked files into a new job's folder and queue it."""
         job_id = self.store.new_job_id()
         jdir = self.store.job_dir(job_id)
-        jdir.mkdir(parents=True)
-        place = shutil.copy2 if copy else os.replace
+        jdir.mkdir(parents=True, mode=PRIVATE_DIR)
+        place = copy_private if copy else os.replace
         try:
             input_file = f"input{facts.extension}"
             place(image, jdir / input_file)

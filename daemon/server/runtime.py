@@ -10,6 +10,7 @@ import logging.handlers
 import os
 import signal
 import sys
+import threading
 from typing import TYPE_CHECKING, Optional
 
 from aiohttp import web
@@ -76,19 +77,27 @@ def run(settings: Settings, paths: Paths, *, port: Optional[int] = None, tray: b
             print(f"shade daemon: cannot start: {exc}", file=sys.stderr)
             return 1
         try:
-            return asyncio.run(_serve(settings, paths, guard, settings.port if port is None else port, tray, watch))
+            code = asyncio.run(_serve(settings, paths, guard, settings.port if port is None else port, tray, watch))
         except StartError as exc:
             print(f"shade daemon: cannot start: {exc}", file=sys.stderr)
             return 1
     finally:
         lock.release()
+    if any(t.name == "shade-worker" and t.is_alive() for t in threading.enumerate()):
+        # The job was left in a stage that does not stop (it is queued again): leave now, as
+        # the interpreter's own teardown would abort under the native threads still computing.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 async def _serve(settings: Settings, paths: Paths, guard: TokenGuard, port: int, tray: bool, watch: bool) -> int:
     app = create_app(settings, paths, guard=guard, watch=watch)
-    runner = web.AppRunner(app, shutdown_timeout=3.0, access_log=None)
+    runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, HOST, port, shutdown_timeout=3.0)
+    site = web.TCPSite(runner, HOST, port, shutdown_timeout=0.5)
     try:
         await site.start()
     except OSError as exc:
@@ -110,6 +119,7 @@ async def _serve(settings: Settings, paths: Paths, guard: TokenGuard, port: int,
     controller = _start_tray(settings, app, bound, loop, stop) if tray else None
     try:
         await stop.wait()
+        service.worker.begin_stop()       # the running job is queued again before anything else
         log.info("stopping: the running job (if any) goes back to the queue")
     finally:
         if controller is not None:

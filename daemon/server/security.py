@@ -16,7 +16,7 @@ from typing import Callable
 from aiohttp import web
 
 from .errors import ApiError, Handler
-from .origins import OriginPolicy, is_extension_origin, normalize_origin
+from .origins import ORIGIN_FORMS, OriginPolicy, is_extension_origin, normalize_origin
 
 log = logging.getLogger("shade.daemon")
 
@@ -47,7 +47,8 @@ class TokenGuard:
 
     @staticmethod
     def _same(a: str, b: str) -> bool:
-        return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
+        # Header values arrive as str that may hold escaped non-UTF-8 bytes: never fail on them.
+        return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
     def expire(self) -> None:
         """Let the next mismatch re-read the store at once (the tray and tests call this
@@ -82,9 +83,10 @@ def allowed_hosts(request: web.Request) -> set[str]:
 def _bearer(request: web.Request) -> str | None:
     value = request.headers.get("Authorization", "")
     scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or not token.isascii() or not token.isprintable():
+        return None        # API tokens are printable ASCII: anything else is simply wrong (401)
+    return token
 
 
 def make_security_middleware(guard: TokenGuard, origins: OriginPolicy):
@@ -102,8 +104,7 @@ def make_security_middleware(guard: TokenGuard, origins: OriginPolicy):
             if not ok:
                 if is_pair:
                     raise ApiError(403, "origin_not_allowed",
-                                   "only the Shade browser extension can pair (its origin must be chrome-extension:// "
-                                   "or moz-extension://)")
+                                   f"only the Shade browser extension can pair: its origin must be {ORIGIN_FORMS}")
                 raise ApiError(403, "origin_not_allowed",
                                f"origin {origin} is not allowed; pair the Shade extension with the code from "
                                "`shade token --pairing-code`, or add the origin to allowed_origins in the config")

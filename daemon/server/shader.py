@@ -94,11 +94,26 @@ def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optiona
     )
 
 
+def check_device(settings: Settings) -> str:
+    """The device the configured ``device`` setting resolves to; raises the core's
+    ``DeviceUnavailable`` with what to set in the daemon's configuration."""
+    import shading
+
+    try:
+        return shading.resolve_device(settings.device)
+    except shading.DeviceUnavailable as exc:
+        reason = str(exc).split(";")[0].replace("--device ", "device ")
+        raise shading.DeviceUnavailable(
+            f"the daemon's device setting is {settings.device!r}, which it cannot use here ({reason}); set device "
+            "to \"cpu\" (or \"auto\") in config.toml or SHADE_DEVICE (`shade config` shows where), then restart "
+            "the daemon") from None
+
+
 def preload(settings: Settings) -> dict[str, Any]:
     """Load every configured encoder once; returns {device, encoders}."""
     import shading
 
-    device = shading.resolve_device(settings.device)
+    device = check_device(settings)
     names = shading.expand_encoders(settings.encoders, settings.model_dirs)
     for name in names:
         shading.load_encoder(name, device, settings.model_dirs)

@@ -9,7 +9,9 @@ every call is a short local transaction.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 import shutil
 import sqlite3
 import threading
@@ -19,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+log = logging.getLogger("shade.daemon")
+
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600     # unposted art and its queue: for this user only
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
 MAX_CRASHES = 3
@@ -100,16 +105,28 @@ def _row_to_job(row: sqlite3.Row) -> Job:
     return Job(**d)
 
 
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and missing parents) a folder only this user can enter."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    if os.name == "posix":
+        os.chmod(path, PRIVATE_DIR)
+    return path
+
+
 class JobStore:
     def __init__(self, data_dir: Path):
         self.root = data_dir
-        self.jobs_dir = data_dir / "jobs"
-        self.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self.incoming_dir = data_dir / "incoming"
-        self.incoming_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
+        self.jobs_dir = private_dir(data_dir / "jobs")
+        self.incoming_dir = private_dir(data_dir / "incoming")
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(data_dir / "jobs.sqlite3", check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        db_path = data_dir / "jobs.sqlite3"
+        # SQLite gives its -wal and -shm files the database file's permissions.
+        os.close(os.open(db_path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))
+        for p in (db_path, data_dir / "jobs.sqlite3-wal", data_dir / "jobs.sqlite3-shm"):
+            if os.name == "posix" and p.exists():
+                os.chmod(p, PRIVATE_FILE)
+        self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -240,6 +257,31 @@ class JobStore:
             cur = self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
                                    " WHERE status = ?", (QUEUED, RUNNING))
             return cur.rowcount
+
+    def clean_leftovers(self) -> int:
+        """At start (one daemon per data dir, so nothing is being written): remove what a
+        crash left half-made: uploads cut off, job folders whose job was never recorded,
+        temporary files in job folders. Returns how many were removed."""
+        removed = 0
+        for leftover in self.incoming_dir.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+            removed += 1
+        with self._lock:
+            known = {row[0] for row in self._db.execute("SELECT id FROM jobs")}
+        for jdir in self.jobs_dir.iterdir():
+            if jdir.name not in known:
+                shutil.rmtree(jdir, ignore_errors=True) if jdir.is_dir() else jdir.unlink(missing_ok=True)
+                removed += 1
+                continue
+            for tmp in jdir.glob(".shade-*"):
+                tmp.unlink(missing_ok=True)
+                removed += 1
+        if removed:
+            log.info("removed %d file(s) left half-made by an earlier crash", removed)
+        return removed
 
     def cancel_if_queued(self, job_id: str) -> bool:
         with self._lock:

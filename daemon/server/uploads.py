@@ -4,11 +4,13 @@ images, validate the options, queue the job. Nothing is read into memory whole."
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from shading.imagecheck import ImageFacts, inspect_image
 
@@ -20,7 +22,9 @@ from .store import Job
 FILE_PARTS = ("image", "anchor", "style")
 CHUNK = 256 * 1024
 FIELD_LIMIT = 256            # bytes per text field
-MULTIPART_SLACK = 1 << 20    # headers and boundaries on top of the file bytes
+MULTIPART_SLACK = 1 << 20    # headers, boundaries and fields on top of the file bytes
+YIELD_EVERY = 64 * 1024      # parsing gives the event loop a turn at least this often (bytes)
+PRIVATE_FILE = 0o600
 
 
 def _too_large(cap_mb: int) -> ApiError:
@@ -28,8 +32,56 @@ def _too_large(cap_mb: int) -> ApiError:
                                              "send a smaller image")
 
 
+class _MeteredBody:
+    """The request body as the multipart parser reads it, with every byte (preamble, part
+    headers, boundaries, text fields, files) counted against the cap, and a turn for the
+    event loop every YIELD_EVERY bytes even when the data is already buffered."""
+
+    def __init__(self, stream: Any, limit: int, cap_mb: int):
+        self._stream = stream
+        self._limit = limit
+        self._cap_mb = cap_mb
+        self.consumed = 0
+        self._since_yield = 0
+
+    async def _count(self, data: bytes) -> bytes:
+        self.consumed += len(data)
+        if self.consumed > self._limit:
+            raise _too_large(self._cap_mb)
+        self._since_yield += len(data) + 64        # a line costs something even when short
+        if self._since_yield >= YIELD_EVERY:
+            self._since_yield = 0
+            await asyncio.sleep(0)
+        return data
+
+    async def readline(self, **kw: Any) -> bytes:
+        return await self._count(await self._stream.readline(**kw))
+
+    async def read(self, n: int = -1) -> bytes:
+        return await self._count(await self._stream.read(n))
+
+    async def readany(self) -> bytes:
+        return await self._count(await self._stream.readany())
+
+    async def readexactly(self, n: int) -> bytes:
+        return await self._count(await self._stream.readexactly(n))
+
+    def unread_data(self, data: bytes) -> None:
+        self.consumed -= len(data)
+        self._stream.unread_data(data)
+
+    def __getattr__(self, name: str) -> Any:     # at_eof and the rest, unchanged
+        return getattr(self._stream, name)
+
+
+def _malformed(detail: str) -> ApiError:
+    return ApiError(400, "bad_request", f"malformed multipart body ({detail}); send multipart/form-data "
+                                        "as a browser or HTTP library writes it")
+
+
 async def _save_part(part: BodyPartReader, dest: Path, budget: list[int], cap_mb: int) -> None:
-    with open(dest, "wb") as fh:
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as fh:
         while True:
             chunk = await part.read_chunk(CHUNK)
             if not chunk:
@@ -66,8 +118,14 @@ async def handle_upload(request: web.Request, service: JobService) -> Job:
     if request.content_length is not None and request.content_length > cap + MULTIPART_SLACK:
         raise _too_large(cap_mb)
     service.check_capacity()
+    await asyncio.to_thread(shader.check_device, settings)   # a device the daemon cannot use: say so now
 
-    reader = await request.multipart()
+    try:
+        reader = MultipartReader(request.headers, _MeteredBody(request.content, cap + MULTIPART_SLACK, cap_mb),
+                                 max_field_size=8190, max_headers=32)
+    except (ValueError, AssertionError, KeyError) as exc:
+        raise ApiError(400, "bad_request", f"the multipart/form-data Content-Type lacks a usable boundary ({exc}); "
+                                           "let the browser or HTTP library write the header") from None
     budget = [cap]
     files: dict[str, tuple[Path, Optional[str]]] = {}
     fields: dict[str, str] = {}
@@ -75,20 +133,29 @@ async def handle_upload(request: web.Request, service: JobService) -> Job:
         while True:
             try:
                 part = await reader.next()
-            except (ValueError, AssertionError, RuntimeError) as exc:
-                raise ApiError(400, "bad_request", f"malformed multipart body ({exc}); send multipart/form-data "
-                                                   "as a browser or HTTP library writes it") from None
+            except ApiError:
+                raise
+            except HttpProcessingError as exc:     # a part header line too long, too many headers...
+                raise _malformed(getattr(exc, "message", "") or type(exc).__name__) from None
+            except (ValueError, AssertionError, RuntimeError, LookupError) as exc:
+                raise _malformed(str(exc)[:200]) from None
             if part is None:
                 break
             if not isinstance(part, BodyPartReader):
                 raise ApiError(400, "bad_request", "nested multipart bodies are not supported")
-            name = part.name or ""
+            try:
+                name, filename = part.name or "", part.filename
+            except (ValueError, LookupError, UnicodeError) as exc:
+                raise _malformed(f"unreadable Content-Disposition: {exc}") from None
+            if "\x00" in name or (filename and "\x00" in filename):
+                raise ApiError(400, "bad_request", "a part's name or filename contains a NUL byte; send the file's "
+                                                   "real name")
+            if name in files or name in fields:
+                raise ApiError(400, "bad_request", f"part {name!r} was sent twice; send each part once")
             # "style" is a file (a style image) when it has a file name, else a style's name.
-            if name in FILE_PARTS and not (name == "style" and part.filename is None):
-                if name in files:
-                    raise ApiError(400, "bad_request", f"part {name!r} was sent twice")
+            if name in FILE_PARTS and not (name == "style" and filename is None):
                 tmp = service.store.incoming_dir / f"{uuid.uuid4().hex}.part"
-                files[name] = (tmp, part.filename)
+                files[name] = (tmp, filename)
                 await _save_part(part, tmp, budget, cap_mb)
             elif name in shader.OPTION_FIELDS:
                 fields[name] = await _read_field(part)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import stat
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ log = logging.getLogger("shade.daemon")
 
 _TEMP_SUFFIXES = (".part", ".crdownload", ".download", ".partial", ".tmp", ".swp", "~")
 GIVE_UP_PERIODS = 10
+LINK_REASON = ("is a symbolic link; Shade does not follow links in to-post/ (a link can lead anywhere, and "
+               "the file it leads to would be moved or shaded in its place): put the image file itself here")
 
 
 def ignorable(name: str) -> bool:
@@ -60,7 +64,7 @@ class _Handler(FileSystemEventHandler):
         self.watcher.note_threadsafe(Path(path))
 
     def on_created(self, event: FileSystemEvent) -> None:
-        if not event.is_directory:
+        if not event.is_directory or os.path.islink(event.src_path):   # a link to a folder: rejected
             self._note(event.src_path)
 
     def on_modified(self, event: FileSystemEvent) -> None:
@@ -153,9 +157,16 @@ class FolderWatcher:
             entry.last_event = time.monotonic()
 
     def scan(self, folder: Path) -> None:
-        for p in sorted(folder.rglob("*")):
-            if p.is_file():
-                self.note(p)
+        """Note every file below ``folder``; symbolic links (to files or folders) are noted,
+        to be rejected, and never followed."""
+        if folder.is_symlink():
+            self.note(folder)
+            return
+        for root, dirs, names in os.walk(folder, followlinks=False):
+            for n in sorted(names + [d for d in dirs if os.path.islink(os.path.join(root, d))]):
+                p = Path(root, n)
+                if p.is_symlink() or p.is_file():
+                    self.note(p)
 
     def _delivered(self, job: Job) -> None:
         """(Worker thread.) The job's source is free again; if a file is still there (the
@@ -175,9 +186,16 @@ class FolderWatcher:
                 if entry.checking or now - entry.last_event < self.debounce:
                     continue
                 try:
-                    st = path.stat()
+                    st = path.lstat()
                 except OSError:
                     self._pending.pop(path, None)       # gone (moved away or deleted by the user)
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    self._pending.pop(path, None)
+                    self._reject_soon(path, LINK_REASON)
+                    continue
+                if not stat.S_ISREG(st.st_mode):       # a folder, a pipe...: not ours to handle
+                    self._pending.pop(path, None)
                     continue
                 sig = (st.st_size, st.st_mtime_ns)
                 if sig != entry.signature:
@@ -187,6 +205,14 @@ class FolderWatcher:
                 task = asyncio.create_task(self._check(path, entry, st.st_size, st.st_mtime_ns))
                 self._checks.add(task)
                 task.add_done_callback(self._checks.discard)
+
+    def _reject_soon(self, path: Path, reason: str) -> None:
+        rel = self._rel(path)
+        if rel is None:
+            return
+        task = asyncio.create_task(asyncio.to_thread(reject_file, self.layout, path, rel, reason))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
 
     async def _check(self, path: Path, entry: _Pending, size: int, mtime_ns: int) -> None:
         try:
@@ -210,9 +236,13 @@ class FolderWatcher:
                 entry.last_event = time.monotonic()   # look again after another quiet period
             return
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             self._pending.pop(path, None)
+            return
+        if stat.S_ISLNK(st.st_mode):                  # replaced by a link while we looked
+            self._pending.pop(path, None)
+            await asyncio.to_thread(reject_file, self.layout, path, rel, LINK_REASON)
             return
         if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
             # Written to while we decoded: what decoded is not what is there now. Wait again.
