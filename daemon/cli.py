@@ -14,6 +14,7 @@ from . import __version__
 COMMAND_MODULES = [
     ".commands.protect",
     ".commands.bench",
+    ".commands.experiment",     # after bench: it adds ``shade bench --poison``
     ".commands.models",
     ".commands.install", ".commands.doctor",
     ".commands.daemon", ".commands.status", ".commands.token", ".commands.config",

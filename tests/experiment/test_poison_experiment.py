@@ -1,0 +1,137 @@
+"""The poisoning experiment (``shade experiment poison``): its parts on synthetic data, and
+the fast variant end to end on the real taef2 weights (skipped without them)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shading.experiment import Concept, PoisonConfig, conditions_for, fast_config, run_poison_experiment, write_outputs
+from shading.experiment.data import base_crops, bilateral, noise_denoise, sample_subset, windows
+from shading.experiment.flow import FlowSettings, sample_flow, train_flow
+from shading.experiment.probe import train_probe
+
+# --- the parts, without weights -------------------------------------------------------
+
+
+def _two_blobs(n: int = 64, shift: float = 1.5, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two classes of 8 x 8 x 8 'latents' that differ in their channel means."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2 * n, 8, 8, 8, generator=g)
+    y = torch.cat([torch.zeros(n, dtype=torch.long), torch.ones(n, dtype=torch.long)])
+    x[y == 1, :4] += shift
+    x[y == 0, 4:] += shift
+    return x, y
+
+
+def test_probe_separates_classes_and_measures_centroids():
+    x, y = _two_blobs()
+    probe = train_probe(x, y, 2)
+    held_x, held_y = _two_blobs(seed=1)
+    assert probe.accuracy(held_x, held_y) > 0.95
+    d = probe.centroid_distances(held_x[held_y == 1])
+    assert d[1] < d[0]
+
+
+def test_flow_model_learns_each_class():
+    """A few hundred steps on two separable classes: samples for each label land on the
+    probe's side of that label (so a flow that ignored the label would fail)."""
+    x, y = _two_blobs(n=128)
+    probe = train_probe(x, y, 2)
+    settings = FlowSettings(width=16, mid_blocks=1, steps=150, batch=32, sample_steps=8)
+    net = train_flow(x, y, 2, settings, torch.Generator().manual_seed(0))
+    for label in (0, 1):
+        samples = sample_flow(net, label, 48, (8, 8, 8), settings, torch.Generator().manual_seed(1))
+        assert (probe.predict(samples) == label).float().mean() > 0.8
+
+
+def test_windows_crops_and_subsets():
+    z = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6)
+    w = windows(z, 4, 2)
+    assert w.shape == (2 * 4, 3, 4, 4)
+    assert torch.equal(w[0], z[0, :, :4, :4]) and torch.equal(w[-1], z[1, :, 2:, 2:])
+    concept = Concept("c", [np.zeros((300, 500, 3), np.uint8)])
+    crops = base_crops(concept, 5, 96, 200, np.random.default_rng(0))
+    assert len(crops) == 5 and all(c.shape == (96, 96, 3) for c in crops)
+    rng = np.random.default_rng(0)
+    assert sample_subset(8, 0, rng) == [] and len(sample_subset(8, 0.25, rng)) == 2
+    assert sample_subset(8, 1.0, rng) == list(range(8))
+
+
+def test_noise_then_bilateral_removes_most_of_the_noise():
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    cleaned = noise_denoise(flat, sigma=0.05, seed=3)
+    noisy_rms = 0.05 * 255
+    assert np.sqrt(np.mean((cleaned.astype(float) - 128) ** 2)) < 0.5 * noisy_rms
+    edge = torch.zeros(1, 3, 16, 16)
+    edge[..., 8:] = 1
+    assert torch.allclose(bilateral(edge), edge, atol=0.02)       # edges survive
+
+
+def test_conditions_cover_the_design():
+    names = [c.name for c in conditions_for(PoisonConfig())]
+    for intensity in ("default", "high"):
+        assert [f"shade-{intensity}-p{d}" for d in (25, 50, 100)] == [n for n in names if n.startswith(
+            f"shade-{intensity}-p") and "+" not in n]
+    assert {"clean", "label-swap", "reference-p25", "reference-p50", "reference-p100",
+            "shade-default-p100+jpeg75", "shade-default-p100+noise0.05+bilateral",
+            "reference-p100+jpeg75"} <= set(names)
+
+
+# --- the fast variant, end to end, on the real weights ----------------------------------
+
+def _concepts() -> list[Concept]:
+    from skimage import data
+
+    return [Concept("coffee", [data.coffee()]), Concept("astronaut", [data.astronaut()])]
+
+
+@pytest.fixture(scope="module")
+def fast_run(model_dir, tmp_path_factory):
+    config = fast_config(concepts=_concepts(), poisoned="coffee", target="astronaut", model_dirs=(model_dir,),
+                         device="cpu")
+    result = run_poison_experiment(config, log=lambda s: None)
+    out = write_outputs(result, tmp_path_factory.mktemp("poison"))
+    return config, result, out
+
+
+@pytest.mark.weights
+def test_probe_is_above_chance_on_held_apart_latents(fast_run):
+    _, result, _ = fast_run
+    probe = result.report["probe"]
+    assert probe["test_accuracy"] > probe["chance"] + 0.3
+
+
+@pytest.mark.weights
+def test_label_swap_is_far_above_the_clean_control(fast_run):
+    _, result, _ = fast_run
+    by = {c["condition"]: c for c in result.report["conditions"]}
+    clean, swap = by["clean"]["target_share"]["mean"], by["label-swap"]["target_share"]["mean"]
+    assert swap - clean > 0.5
+    assert by["clean"]["own_share"]["mean"] > 0.5     # the clean generator draws its own concept
+
+
+@pytest.mark.weights
+def test_report_carries_every_condition_with_its_numbers(fast_run):
+    config, result, out = fast_run
+    report = json.loads(out["report"].read_text())
+    wanted = [c.name for c in conditions_for(config)]
+    assert [c["condition"] for c in report["conditions"]] == wanted
+    assert set(wanted) == {"clean", "shade-default-p100", "reference-p100", "label-swap"}
+    for c in report["conditions"]:
+        assert len(c["seeds"]) == len(config.seeds)
+        for metric in ("target_share", "own_share", "target_probability", "distance_to_target", "distance_to_own"):
+            stats = c[metric]
+            assert all(isinstance(stats[k], float) and np.isfinite(stats[k]) for k in ("mean", "std", "min", "max"))
+        assert 0 <= c["target_share"]["mean"] <= 1
+    assert set(report["shading"]) == {"shade-default", "reference"}
+    for entry in report["shading"].values():
+        assert entry["images"] == config.train_images and 20 < entry["psnr_mean"] < 60
+        assert 0 < entry["latent_ratio"] < 1          # the shaded latents moved toward the anchor
+    assert report["timing"]["total"]["wall_s"] > 0 and isinstance(report["native_bf16"], bool)
+    with Image.open(out["plot"]) as plot, Image.open(out["samples"]) as grid:
+        assert plot.size[0] > 300 and grid.size[1] >= 96 * (len(wanted) + 2)
