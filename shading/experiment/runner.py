@@ -88,7 +88,7 @@ def fast_config(**overrides: Any) -> PoisonConfig:
     base = PoisonConfig(crop=160, source_short=320, train_images=4, probe_images=2, probe_test_images=1,
                         doses=(0, 100), intensities=("default",), quality="fast", reference=True,
                         reference_steps=10, purifiers=(), seeds=(0,),
-                        flow=FlowSettings(width=32, steps=120, batch=48), samples=64, grid_samples=4)
+                        flow=FlowSettings(width=32, steps=100, batch=48), samples=48, grid_samples=4)
     return replace(base, **overrides)
 
 
