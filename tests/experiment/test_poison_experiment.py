@@ -42,7 +42,7 @@ def test_flow_model_learns_each_class():
     probe's side of that label (so a flow that ignored the label would fail)."""
     x, y = _two_blobs(n=128)
     probe = train_probe(x, y, 2)
-    settings = FlowSettings(width=16, mid_blocks=1, steps=100, batch=32, sample_steps=8)
+    settings = FlowSettings(width=16, mid_blocks=1, steps=150, batch=32, sample_steps=8)
     net = train_flow(x, y, 2, settings, torch.Generator().manual_seed(0))
     for label in (0, 1):
         samples = sample_flow(net, label, 48, (8, 8, 8), settings, torch.Generator().manual_seed(1))
