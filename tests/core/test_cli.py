@@ -107,7 +107,8 @@ def test_models_and_anchors_commands(tmp_path, cat_array):
     res = run_shade(["anchors", "add", "Cat", tmp_path / "kitty.gif"], home)
     assert res.returncode == 0, res.stderr
     assert (home / "data" / "anchors" / "cat.png").exists()
-    assert "concepts: cat" in run_shade(["anchors"], home).stdout
+    listing = run_shade(["anchors"], home).stdout
+    assert "yours: cat\n" in listing and "built-in: astronaut" in listing   # yours first, then the built-in ones
     res = run_shade(["anchors", "add", "cat", tmp_path / "kitty.gif"], home)
     assert res.returncode == 1 and "never overwrites" in res.stderr
 
@@ -117,19 +118,31 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, plumbing_model_dir, ph
     img = tmp_path / "imgs"
     img.mkdir()
     Image.fromarray(photo[::4, ::4].copy()).save(img / "astronaut.png")
-    report = tmp_path / "bench.json"
-    res = run_shade(["bench", img, "--json", report, "--reference-steps", "3", "--anchor", anchor_dir / "cat.png",
+    report, plot, sheet = tmp_path / "bench.json", tmp_path / "frontier.png", tmp_path / "sheet.png"
+    res = run_shade(["bench", img, "--json", report, "--reference-steps", "3", "--reference-eps", "2", "6",
+                     "--intensities", "low", "--plot", plot, "--sheet", sheet, "--anchor", anchor_dir / "cat.png",
                      *FAST], tmp_path / "home", model_dir)
     assert res.returncode == 0, res.stderr
     assert "MEDIAN" in res.stdout and "shade / reference" in res.stdout and "jpeg85" in res.stdout
+    assert "SSIMU2" in res.stdout and "equal SSIMULACRA2" in res.stdout
     data = json.loads(report.read_text())
-    assert [r["method"] for r in data["rows"]] == ["shade", "reference"]
-    assert data["rows"][1]["steps"] == 3 and data["device"] == "cpu"
+    assert [(r["method"], r["setting"]) for r in data["rows"]] == [
+        ("shade", "default"), ("shade", "low"), ("reference", "2"), ("reference", "6")]
+    assert data["rows"][2]["steps"] == 3 and data["device"] == "cpu"
     for row in data["rows"]:
         assert set(row["ratios"]) == {"view512", "jpeg95", "jpeg85", "jpeg75", "down0.5", "noise0.05",
                                       "view1024", "jpeg85@1024"}
         assert all(0 < v < 2 for v in row["ratios"].values())
+        assert 0 < row["energy"]["ssimulacra2"] <= 100 and row["size_ratio"] > 0
+    low, default = data["rows"][1]["energy"]["ssimulacra2"], data["rows"][0]["energy"]["ssimulacra2"]
+    assert low >= 85 > default >= 78, (low, default)
+    # a wider eps shows more: the reference's two runs bracket visibility as they should
+    assert data["rows"][2]["energy"]["ssimulacra2"] > data["rows"][3]["energy"]["ssimulacra2"]
+    assert set(data["reference_at_equal_visibility"]) == {"astronaut.png"}
     assert data["encoder_step_ms_512"] > 0
+    for picture in (plot, sheet):
+        with Image.open(picture) as im:
+            assert im.format == "PNG" and im.width > 300
 
 
 @pytest.mark.parametrize("argv, eot, precision", [
