@@ -118,7 +118,9 @@ async def handle_upload(request: web.Request, service: JobService) -> Job:
     if request.content_length is not None and request.content_length > cap + MULTIPART_SLACK:
         raise _too_large(cap_mb)
     service.check_capacity()
-    await asyncio.to_thread(shader.check_device, settings)   # a device the daemon cannot use: say so now
+    model = service.worker.model_state
+    if model.get("code") == "device_unavailable":   # the daemon cannot shade here at all: say so now
+        raise ApiError(503, "device_unavailable", model.get("error") or "the configured device cannot be used")
 
     try:
         reader = MultipartReader(request.headers, _MeteredBody(request.content, cap + MULTIPART_SLACK, cap_mb),

@@ -123,11 +123,12 @@ class ShadingWorker:
     def _preload(self) -> None:
         try:
             info = shader.preload(self.settings)
-            self.model_state.update(state="ready", device=info["device"], encoders=info["encoders"], error=None)
+            self.model_state.update(state="ready", device=info["device"], encoders=info["encoders"], error=None,
+                                    code=None)
             log.info("model ready: %s on %s", ", ".join(info["encoders"]), info["device"])
         except Exception as exc:  # noqa: BLE001 - reported in status; jobs will fail with the reason
             code, message = job_error_fields(exc)
-            self.model_state.update(state="error", error=message)
+            self.model_state.update(state="error", error=message, code=code)
             self.last_error = message
             log.error("could not load the model: %s", message)
 

@@ -241,6 +241,12 @@ async def test_unusable_device_is_its_own_error(make_client):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: --device cuda is usable here")
     client, token, _ = await make_client(device="cuda")
+
+    async def model_failed():
+        status = await (await client.get("/v1/status", headers=auth(token))).json()
+        return status["models"]["state"] == "error"
+
+    await poll_until(model_failed, 60, 0.05, "the model load to fail")
     r = await upload(client, token, image_bytes())
     body = await r.json()
     assert r.status == 503 and body["error"]["code"] == "device_unavailable", body
