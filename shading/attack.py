@@ -1,21 +1,24 @@
 """The optimizers: Shade's own, and the published reference it is measured against.
 
-Shade's: the perturbation is ``delta = budget * P(u)`` where ``budget`` is the perceptual
-map (small on flat colours and line art), ``|u| <= eps``, and ``P`` keeps only part of
-``u``'s luminance: SSIM and the eye's fine-detail vision are far more sensitive to
-luminance than to colour, while the encoders read both (on taef2, keeping 3/4 of the
-luminance lifted SSIM from 0.894 to 0.920 at the same PSNR for a 0.01 weaker ratio). Each step moves ``u``
-along the normalized gradient (steepest descent in L2, which buys far more latent
-movement per unit of visible change than sign steps do), then projects back onto
-the per-pixel cap and onto an energy budget (RMS of delta), which fixes the PSNR.
-The loss is the encoders' normalized latent distance to the target, seen directly and,
-with weight ``eot``, through a freshly sampled post-upload transformation applied to the
-uploaded image at its own size, before the trainer's resize (two passes a step when
-0 < eot < 1: the clean pass keeps the plain ratio low, which the transforms' noise alone
-erodes at a few dozen steps). Steps take the trainer views in turn; at the default quality
-every other one is a 512 tile of the 1024 view, because a pattern tuned for the 512 view
-alone fades at 1024 (ratio 0.89 there against 0.67 at 512). ``u`` starts from a small
-random draw, so no two images (or seeds) share a pattern.
+Shade's works under a visibility budget, not an energy one. The perturbation is
+
+    delta = a * M * B(u) / rms(M * B(u))
+
+- ``M``, the masking map (``shading.mask``): ~0 on skies, gradients, skin, flat colour
+  and line art, up to 1 in dense contrasted texture, so energy goes where texture hides it;
+- ``B``, a band limit: the pattern's low frequencies (below a Gaussian of ``low_cut``
+  image pixels) are removed from luminance and colour alike, so nothing the eye reads as
+  a shape or a layout (the anchor's outlines, a style's large swirls) can form, and
+  colour is blurred to half the Nyquist frequency, where JPEG's 4:2:0 would delete it;
+- ``a``, the RMS of delta, refitted every few steps so that SSIMULACRA2 of the shaded
+  image against the original stays at the intensity's target.
+
+Each step moves ``u`` along the normalized gradient of the encoders' normalized latent
+distance to the target (steepest descent at fixed visibility), seen directly and, with
+weight ``eot``, through a freshly sampled post-upload transformation (JPEG, rescale,
+noise, blur) applied to the uploaded image at its own size. Steps take the trainer views
+in turn; at the default quality every other one is a 512 tile of the 1024 view. ``u``
+starts from a random draw, so no two images (or seeds) share a pattern.
 
 The reference (Nightshade's released algorithm): L-inf PGD with sign steps whose size
 decays linearly from eps to eps/100, on the plain encoder loss.
@@ -29,8 +32,10 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from .mask import blur, luma
+from .perceptual import fit_scale, ssimulacra2
 from .precision import autocast
-from .transforms import PostingSimulator
+from .transforms import PostingSimulator, jpeg
 from .views import resize
 
 StepCallback = Callable[[int], None]
@@ -38,12 +43,25 @@ StepCallback = Callable[[int], None]
 
 @dataclass(frozen=True)
 class AttackSettings:
-    eps: float                 # per-pixel cap where the budget is 1, [0, 1] units
-    rms: float                 # energy budget: RMS of delta over the view, [0, 1] units
-    lr: float = 3 / 255        # RMS of the first step
+    visibility: float          # SSIMULACRA2 the shaded working image keeps against the original
+    cap: float = 16 / 255      # per-pixel cap on |delta|, [0, 1] units
+    px: float = 1.0            # one full-size pixel in working pixels (<= 1 when working smaller)
+    low_cut: float = 3.0       # full-size pixels: the pattern keeps no structure coarser than this
+    chroma_cut: float = 1.0    # working pixels: colour blurred to half the Nyquist frequency
+    lr: float = 0.6            # the first step, relative to the pattern's RMS
     lr_floor: float = 0.1      # the cosine schedule ends at lr * lr_floor
-    init_rms: float = 0.5 / 255
-    luma: float = 0.75         # share of the pattern's luminance kept (1: plain RGB)
+    start_rms: float = 2 / 255
+    grain_cap: float = 1 / 255  # the grain on smooth regions: +-1 code value at most, like dithering
+    envelope: float = 6.0      # working pixels: the pattern's local RMS is evened out at this scale,
+                               # so where the change is strong is the mask's choice, never the target's
+    written_jpeg: Optional[tuple[int, bool]] = None   # (quality, 4:2:0) of the file as it will be written
+    grain_cut: float = 1.0     # working pixels: the grain is what is finer than this blur
+    recalibrate_every: int = 8
+    # How far each step also leans away from the direction in which SSIMULACRA2 sees more
+    # (the metric's gradient, refreshed every ``visibility_every`` steps): at 0.5 the same
+    # visibility held ~0.015 more latent movement on Woman with a Hat than without it.
+    visibility_weight: float = 0.5
+    visibility_every: int = 3
 
 
 @dataclass
@@ -102,56 +120,111 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return x.pow(2).mean().sqrt()
 
 
-_LUMA = (0.299, 0.587, 0.114)
+def band_limit(u: torch.Tensor, low_cut: float, chroma_cut: float) -> torch.Tensor:
+    """``u`` without its frequencies below a Gaussian of ``low_cut`` pixels, its colour
+    (what is left after the Rec. 601 luminance) also blurred at ``chroma_cut`` pixels."""
+    y = luma(u)
+    chroma = u - y
+    y_band = y - blur(y, low_cut)
+    c_band = blur(chroma, chroma_cut) - blur(chroma, low_cut)
+    return y_band + c_band
 
 
-def damp_luma(u: torch.Tensor, keep: float) -> torch.Tensor:
-    """``u`` with its luminance (Rec. 601) scaled by ``keep`` and its colour untouched."""
-    if keep == 1:
-        return u
-    weights = torch.tensor(_LUMA, dtype=u.dtype, device=u.device).view(1, 3, 1, 1)
-    return u - (1 - keep) * (u * weights).sum(1, keepdim=True)
+def grain(u: torch.Tensor, cut: float) -> torch.Tensor:
+    """The finest luminance detail of ``u`` (what differs from its blur at ``cut`` pixels):
+    on smooth regions Shade adds only this, at the amplitude of 8-bit dithering, where no
+    shape, streak or outline can build up at a scale the eye reads."""
+    y = luma(u)
+    return (y - blur(y, cut)).expand(-1, 3, -1, -1)
+
+
+def perturbation(mid: torch.Tensor, fine: torch.Tensor, mask: torch.Tensor, scale: float, mid_norm,
+                 fine_norm, cap: float, grain_cap: float) -> torch.Tensor:
+    """delta = scale * mask * mid / mid_norm, plus on what the mask leaves (smooth regions) a
+    dither-level grain bounded by ``grain_cap`` (and by scale / 2), all within +-``cap``."""
+    delta = scale * mask * mid / mid_norm
+    if grain_cap > 0:
+        amp = min(grain_cap, 0.5 * scale)
+        delta = delta + amp * (1 - mask) * torch.tanh(fine / fine_norm)
+    return delta.clamp(-cap, cap)
 
 
 class Shader:
-    """Optimizes one image's perturbation at the working view; can be resumed."""
+    """Optimizes one image's perturbation at the working view under a visibility budget;
+    can be resumed."""
 
-    def __init__(self, x: torch.Tensor, budget: torch.Tensor, encoders: Sequence[torch.nn.Module],
+    def __init__(self, x: torch.Tensor, mask: torch.Tensor, encoders: Sequence[torch.nn.Module],
                  views: Sequence["TrainerView"], settings: AttackSettings,
                  generator: torch.Generator, eot: float = 0.5,
                  dtype: Optional[torch.dtype] = None) -> None:
-        """``x`` and ``budget`` at the working resolution; ``views``: the trainer views looked
+        """``x`` and ``mask`` at the working resolution; ``views``: the trainer views looked
         through (with their per-encoder targets), used in turn, step by step; ``eot``: the
-        weight of the transformed pass in the loss (0: none); ``dtype``: the
-        autocast dtype of the encoder passes (None: float32)."""
-        self.x, self.budget, self.encoders = x, budget, list(encoders)
+        weight of the transformed pass in the loss (0: none); ``dtype``: the autocast dtype
+        of the encoder passes (None: float32)."""
+        self.x, self.mask, self.encoders = x, mask, list(encoders)
         self.dtype = dtype
         self.views = list(views)
         self.settings = settings
         self.eot = eot
         self.simulator = PostingSimulator(generator)
-        self.u = (torch.randn(x.shape, generator=generator) * settings.init_rms).to(x.device)
+        self.u = torch.randn(x.shape, generator=generator).to(x.device)
         with torch.no_grad():   # per view and encoder: the starting distance, so all weigh alike
             self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
                             for enc, z in zip(self.encoders, view.targets)] for view in self.views]
         self.steps_done = 0
+        self.scale = settings.start_rms
+        self.visibility = float("nan")
+        self._away: Optional[torch.Tensor] = None
+        self.recalibrate(max_evals=5)
 
-    def _pattern(self, u: torch.Tensor) -> torch.Tensor:
-        eps = self.settings.eps
-        return damp_luma(u, self.settings.luma).clamp(-eps, eps)   # damping can push a channel past eps
-
-    def _delta(self, u: torch.Tensor) -> torch.Tensor:
-        return self.budget * self._pattern(u)
-
-    def unit(self) -> torch.Tensor:
-        """The perturbation's pattern before the budget map, in [-1, 1]."""
-        return self._pattern(self.u) / self.settings.eps
-
-    def _project(self, u: torch.Tensor) -> torch.Tensor:
+    def shaped(self, u: torch.Tensor) -> torch.Tensor:
+        """The band-limited pattern before the mask, with its local RMS evened out: the
+        optimizer chooses the pattern's texture, the mask alone where it is strong (else
+        the energy piles up along the target's outlines, a ghost of it)."""
         s = self.settings
-        u = u.clamp(-s.eps, s.eps)
-        energy = _rms(self._delta(u))
-        return u * (s.rms / energy) if energy > s.rms else u
+        p = band_limit(u, s.low_cut * s.px, s.chroma_cut)
+        local = blur(p.pow(2).mean(1, keepdim=True), s.envelope).sqrt()
+        return p / (local + 0.1 * _rms(p).detach())
+
+    def unit(self) -> tuple[torch.Tensor, torch.Tensor, float, float]:
+        """What ``perturbation`` needs besides the mask and the scale, to render the same
+        delta at another size: the band-limited pattern, the grain, and their norms."""
+        with torch.no_grad():
+            mid, fine = self.shaped(self.u), grain(self.u, self.settings.grain_cut)
+            return mid, fine, float(_rms(self.mask * mid).clamp_min(1e-12)), float(_rms(fine).clamp_min(1e-12))
+
+    def _delta(self, u: torch.Tensor, scale: float) -> torch.Tensor:
+        s = self.settings
+        mid = self.shaped(u)
+        fine = grain(u, s.grain_cut) if s.grain_cap > 0 else mid
+        return perturbation(mid, fine, self.mask, scale, _rms(self.mask * mid).clamp_min(1e-12),
+                            _rms(fine).clamp_min(1e-12), s.cap, s.grain_cap)
+
+    def _written(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the output file will hold it (through its own JPEG encoding, if any)."""
+        if self.settings.written_jpeg is None:
+            return x
+        quality, subsampled = self.settings.written_jpeg
+        return jpeg(x, quality, subsampled)
+
+    @torch.no_grad()
+    def recalibrate(self, max_evals: int = 3) -> None:
+        """Refit the scale so the shaded working image keeps the visibility target."""
+        target = self.settings.visibility
+
+        def score_at(a: float) -> float:
+            shaded = self._written((self.x + self._delta(self.u, a)).clamp(0, 1))
+            return float(ssimulacra2(self.x, shaded, torch.float32)[0])
+        self.scale, self.visibility = fit_scale(score_at, target, self.scale, tolerance=0.5, max_evals=max_evals)
+
+    def _visibility_grad(self) -> torch.Tensor:
+        """The RMS-normalized gradient of the SSIMULACRA2 deficit at the current scale: the
+        direction in which the same energy would show more."""
+        u = self.u.detach().requires_grad_(True)
+        shaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
+        deficit = 100 - ssimulacra2(self.x, shaded, torch.float32)[0]
+        (g,) = torch.autograd.grad(deficit, u)
+        return g / _rms(g).clamp_min(1e-12)
 
     def _pass(self, view: TrainerView, scales: list[float], shaded: torch.Tensor, transform) -> torch.Tensor:
         loss = 0.0
@@ -165,7 +238,7 @@ class Shader:
     def _loss(self, u: torch.Tensor) -> torch.Tensor:
         v = self.steps_done % len(self.views)
         view, scales = self.views[v], self.scales[v]
-        uploaded = (self.x + self._delta(u)).clamp(0, 1)
+        uploaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
         loss = 0.0
         if self.eot < 1:
             loss = (1 - self.eot) * self._pass(view, scales, view.look(uploaded), lambda x, z: (x, z))
@@ -181,9 +254,15 @@ class Shader:
             u = self.u.requires_grad_(True)
             loss = self._loss(u)
             (grad,) = torch.autograd.grad(loss, u)
+            if s.visibility_weight > 0:
+                if self._away is None or self.steps_done % s.visibility_every == 0:
+                    self._away = self._visibility_grad()
+                grad = grad / _rms(grad).clamp_min(1e-12) + s.visibility_weight * self._away
             with torch.no_grad():
-                self.u = self._project(u.detach() - lr * grad / _rms(grad).clamp_min(1e-12))
+                self.u = u.detach() - lr * _rms(u.detach()) * grad / _rms(grad).clamp_min(1e-12)
             self.steps_done += 1
+            if self.steps_done % s.recalibrate_every == 0 or i == steps - 1:
+                self.recalibrate()
             if on_step:
                 on_step(self.steps_done)
 

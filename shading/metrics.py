@@ -1,5 +1,11 @@
-"""What shading cost the artist (PSNR, SSIM, max |delta|, where the energy went) and what
-it achieved (the latent ratio: 1 = no effect, 0 = the encoder sees the target)."""
+"""What shading cost the artist and what it achieved, both measured on pixels as written.
+
+Cost: SSIMULACRA2 (the perceptual score the intensities are set in), where the energy
+went (smooth against textured regions, judged on a lightly blurred luminance), the
+low-frequency part of the change on smooth regions (what the eye reads as a pattern),
+and the energy measures PSNR, SSIM and max |delta|. Achievement: the latent ratio
+(1 = no effect, 0 = the encoder sees the target) at the trainer's view, made the way
+trainers make it (PIL's bicubic resize of the decoded file, then the centre crop)."""
 
 from __future__ import annotations
 
@@ -11,8 +17,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .mask import busyness
-from .views import to_tensor, to_view, trainer_crop
+from .mask import smooth_and_textured
+from .perceptual import lowpass_rms_255, score_arrays
+from .views import to_tensor, trainer_crop, view_shape
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -46,16 +53,21 @@ def linf_255(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
 
 
-def flat_textured_energy(original: np.ndarray, shaded: np.ndarray) -> dict[str, float]:
-    """Mean squared perturbation on flat pixels (busyness < 0.1) and on textured ones (> 0.5)."""
-    x = to_tensor(original)
-    busy = busyness(x)[0, 0].numpy()
-    d2 = ((shaded.astype(np.float64) - original.astype(np.float64)) ** 2).mean(-1)
-    flat, textured = busy < 0.1, busy > 0.5
-    e_flat = float(d2[flat].mean()) if flat.any() else float("nan")
+def visibility(original: np.ndarray, shaded: np.ndarray) -> dict[str, float]:
+    """SSIMULACRA2, the energy on smooth and on textured regions (mean squared change, in
+    (/255)^2) and their ratio, and the RMS (/255) of the change blurred at 2 px over the
+    smooth regions; for H x W x 3 uint8 arrays of the same size."""
+    smooth, textured = (m.numpy() for m in smooth_and_textured(to_tensor(original)))
+    delta = shaded.astype(np.float64) - original.astype(np.float64)
+    d2 = (delta ** 2).mean(-1)
+    e_smooth = float(d2[smooth].mean()) if smooth.any() else float("nan")
     e_tex = float(d2[textured].mean()) if textured.any() else float("nan")
-    return {"energy_flat": e_flat, "energy_textured": e_tex,
-            "flat_fraction": float(flat.mean()), "textured_fraction": float(textured.mean())}
+    return {"ssimulacra2": round(score_arrays(original, shaded), 3),
+            "energy_smooth": round(e_smooth, 5), "energy_textured": round(e_tex, 5),
+            "smooth_textured_ratio": round(e_smooth / e_tex, 5) if e_tex > 0 else float("nan"),
+            "lowpass_smooth_255": round(lowpass_rms_255(delta, smooth), 4),
+            "smooth_fraction": round(float(smooth.mean()), 4),
+            "textured_fraction": round(float(textured.mean()), 4)}
 
 
 # Post-upload transformations measured by the bench, on uint8 H x W x 3 arrays.
@@ -97,11 +109,14 @@ class RatioMeter:
         self.original = original
         crop = self._crop(original)
         with torch.no_grad():
-            self.z_target = [targets.crop_latent(enc, crop, to_view(to_tensor(original), view_size).shape[-2:])
+            self.z_target = [targets.crop_latent(enc, crop, view_shape(*original.shape[:2], view_size))
                              for enc in encoders]
 
     def _crop(self, rgb: np.ndarray) -> torch.Tensor:
-        x = trainer_crop(to_view(to_tensor(rgb), self.view_size), self.view_size)
+        h, w = rgb.shape[:2]
+        vh, vw = view_shape(h, w, self.view_size)
+        resized = np.asarray(Image.fromarray(rgb).resize((vw, vh), Image.Resampling.BICUBIC))
+        x = trainer_crop(to_tensor(resized), self.view_size)
         return x.to(self.device).contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()

@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image
 
 from .errors import OptionsError
-from .precision import PRECISIONS
 
 ImageSource = Union[str, Path, bytes, Image.Image, np.ndarray]
 # progress(step, total, stage): stage is "load", "optimize", "check" or "save".
@@ -44,16 +43,15 @@ DEFAULT_VIEW_SIZE = 512               # the trainer's short side
 
 @dataclass(frozen=True)
 class Intensity:
-    """How much the image may change. ``eps_255`` caps |delta| per pixel (in /255) where the
-    image is busiest; the perceptual mask scales it down towards ``flat_floor`` x eps on flat
-    colours and line art. ``rms_255`` is the energy budget (RMS of delta at the trainer's
-    view, /255), which sets the PSNR: about 20*log10(255/rms_255) dB. ``min_protection`` is
-    the latent ratio the self-check accepts after a JPEG-85 round trip (lower is stronger)."""
+    """How visible the change may be, as a visibility target met for each image:
+    ``visibility`` is the SSIMULACRA2 score (0-100; about 90 is visually lossless at 1:1,
+    70 high quality) that the file as written keeps against the original. ``cap_255``
+    caps |delta| per pixel (in /255). ``min_protection`` is the latent ratio the self-check
+    accepts after a JPEG-85 round trip (lower is stronger); above it the result is weak."""
 
     name: str
-    eps_255: float
-    rms_255: float
-    flat_floor: float
+    visibility: float
+    cap_255: float
     min_protection: float
 
 
@@ -79,15 +77,15 @@ LARGE_VIEWS = (1024,)         # what ``--large-view`` adds where a preset has no
 
 INTENSITIES = {
     i.name: i for i in (
-        Intensity("low", 12.0, 4.0, 0.15, 0.85),
-        Intensity("default", 16.0, 5.5, 0.15, 0.75),
-        Intensity("high", 24.0, 8.0, 0.20, 0.70),
+        Intensity("low", 85.0, 12.0, 0.92),
+        Intensity("default", 78.0, 16.0, 0.87),
+        Intensity("high", 70.0, 24.0, 0.82),
     )
 }
 QUALITIES = {
     q.name: q for q in (
         Quality("fast", 12, (512,), 0, 0.0),
-        Quality("default", 36, (512,), 8, 0.5, tiled=(1024,)),
+        Quality("default", 20, (512,), 6, 0.5, tiled=(1024,)),
         Quality("best", 96, (512, 1024), 24, 0.5),
     )
 }
@@ -115,7 +113,8 @@ class ProtectOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     view_size: int = DEFAULT_VIEW_SIZE         # the trainer's short side; tests use less
     steps: Optional[int] = None                # overrides the quality preset's step count
-    eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap
+    eps_255: Optional[float] = None            # overrides the intensity's per-pixel cap (/255)
+    visibility: Optional[float] = None         # overrides the intensity's SSIMULACRA2 target (0-100)
     eot: Optional[bool] = None                 # simulate recompression/resizing; None: the quality decides
     large_view: Optional[bool] = None          # also protect the 1024 view (through tiles); None: the quality decides
     self_check: bool = True
@@ -134,6 +133,8 @@ class ProtectOptions:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.encoders:
             raise OptionsError("at least one encoder is needed (e.g. taef2)")
+        if self.visibility is not None and not 1 <= self.visibility <= 99:
+            raise OptionsError(f"visibility is an SSIMULACRA2 score between 1 and 99 (e.g. 78), not {self.visibility!r}")
         if self.view_size < 64 or self.view_size % 8:
             raise OptionsError("view_size must be a multiple of 8, at least 64")
         if self.mode in ("poison", "both") and self.anchor is None and not self.target:
@@ -144,6 +145,11 @@ class ProtectOptions:
     @property
     def intensity_preset(self) -> Intensity:
         return INTENSITIES[self.intensity]
+
+    @property
+    def visibility_target(self) -> float:
+        """The SSIMULACRA2 score the written file keeps: the option, else the intensity's."""
+        return float(self.visibility if self.visibility is not None else self.intensity_preset.visibility)
 
     @property
     def quality_preset(self) -> Quality:
@@ -186,6 +192,7 @@ class ProtectResult:
     format: str                     # "PNG", "JPEG", "WEBP" ...: what ``save`` writes
     measurements: dict[str, Any]
     info: dict[str, Any] = field(default_factory=dict)   # icc_profile, exif etc. kept for saving
+    data: Optional[bytes] = None    # the encoded file the measurements were made on; what ``save`` writes
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write atomically in the input's format; refuses to overwrite an existing file."""

@@ -10,31 +10,77 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .attack import AttackSettings, Shader, interleave, tiled_views, trainer_views
+from .attack import AttackSettings, Shader, interleave, perturbation, tiled_views, trainer_views
 from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
-from .imageio import compose, load_image
-from .mask import budget_map, window_for
-from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim
+from .imageio import LoadedImage, _save_kwargs, compose, decode_rgb, encode, load_image
+from .mask import masking_map
+from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim, visibility
 from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
+from .perceptual import fit_scale, score_arrays
 from .precision import optimizer_dtype
 from .targets import TargetBuilder, resolve_anchor
-from .views import resize, to_tensor, to_uint8, to_view, view_shape
+from .views import resize, to_tensor, to_uint8, view_shape
 
 
 def _noop(step: int, total: int, stage: str) -> None:
     pass
 
 
-def render_full(x_full: torch.Tensor, unit: torch.Tensor, eps: float, budget_full: torch.Tensor) -> np.ndarray:
-    """Bring the optimized pattern to the image's own size under the full-resolution budget."""
-    delta = resize(unit.float().cpu(), tuple(x_full.shape[-2:])) * eps * budget_full
-    return to_uint8(x_full + delta)
+class FullRender:
+    """The optimized pattern at the image's own size, written as the output file will be:
+    ``at(scale)`` gives the encoded bytes and the decoded pixels for a perturbation RMS."""
+
+    def __init__(self, loaded: LoadedImage, x_full: torch.Tensor, mask_full: torch.Tensor, cap: float,
+                 grain_cap: float) -> None:
+        self.loaded, self.x_full, self.mask_full, self.cap, self.grain_cap = loaded, x_full, mask_full, cap, grain_cap
+        self.mid = self.fine = torch.zeros_like(x_full)
+        self.norms = (1.0, 1.0)
+        self.info = dict(loaded.info)          # how the file is written (a JPEG's quality...)
+
+    def set_pattern(self, mid: torch.Tensor, fine: torch.Tensor, mid_norm: float, fine_norm: float) -> None:
+        size = tuple(self.x_full.shape[-2:])
+        self.mid, self.fine = resize(mid.float().cpu(), size), resize(fine.float().cpu(), size)
+        self.norms = (mid_norm, fine_norm)
+
+    def at(self, scale: float) -> tuple[bytes, np.ndarray]:
+        delta = perturbation(self.mid, self.fine, self.mask_full, scale, *self.norms, self.cap, self.grain_cap)
+        rgb = to_uint8(self.x_full + delta)
+        data = encode(compose(self.loaded, rgb), self.loaded.format, self.info)
+        return data, decode_rgb(data)
+
+    def fit(self, target: float, start: float) -> tuple[float, bytes, np.ndarray, float]:
+        """The largest scale whose written file keeps SSIMULACRA2 >= ``target``."""
+        cache: dict[float, tuple[bytes, np.ndarray]] = {}
+
+        def score_at(a: float) -> float:     # float32 to search, with a margin for float64's report
+            cache[a] = self.at(a)
+            return score_arrays(self.loaded.rgb, cache[a][1], torch.float32) - 0.05
+        scale, score = fit_scale(score_at, target, start, low=1e-5, tolerance=0.3, max_evals=7)
+        quality = self.info.get("jpeg_quality")
+        if score < target and quality is not None and quality < 95:
+            # Re-encoding at the original's (low) quality alone shows more than the target
+            # allows: write at a higher quality instead, keeping the target first.
+            self.info["jpeg_quality"] = min(95, int(quality) + 10)
+            cache.clear()
+            return self.fit(target, start)
+        data, rgb = cache[scale] if scale in cache else self.at(scale)
+        return scale, data, rgb, score
+
+
+def _written_jpeg(loaded: LoadedImage) -> Optional[tuple[int, bool]]:
+    """(quality, 4:2:0 chroma) of the JPEG the result will be written as; None for others."""
+    if loaded.format != "JPEG":
+        return None
+    kwargs = _save_kwargs("JPEG", loaded.info)
+    return int(kwargs["quality"]), kwargs.get("subsampling", 0) == 2
 
 
 def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
             progress: Optional[ProgressCallback] = None) -> ProtectResult:
     """Shade ``image`` (a path, encoded bytes or a PIL image) as ``options`` ask.
 
+    The written file keeps the intensity's visibility (SSIMULACRA2 against the original,
+    measured on the encoded file), and every figure reported is measured on that file.
     ``progress(step, total, stage)`` is called as work advances; it may raise
     ``shading.Cancelled`` to stop. Raises ``ShadeError`` subclasses on bad input."""
     options = options or ProtectOptions()
@@ -60,7 +106,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
 
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2 ** 31)
     generator = torch.Generator().manual_seed(seed)
-    eps = (options.eps_255 if options.eps_255 is not None else intensity.eps_255) / 255
+    cap = (options.eps_255 if options.eps_255 is not None else intensity.cap_255) / 255
+    target = options.visibility_target
     shorts = [options.view_size * v // 512 for v in options.whole_views]
     tiled = [options.view_size * v // 512 for v in options.tiled_views]
     x_full = to_tensor(loaded.rgb)
@@ -68,47 +115,52 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     # view), and every step goes through the same antialiased resize a trainer applies,
     # so what survives that resize is what gets optimized.
     full_hw = tuple(x_full.shape[-2:])
-    cap = max([2 * max(shorts), *tiled])
-    work_hw = full_hw if min(full_hw) <= cap else view_shape(*full_hw, cap)
+    limit = max([2 * max(shorts), *tiled])
+    work_hw = full_hw if min(full_hw) <= limit else view_shape(*full_hw, limit)
+    px = work_hw[0] / full_hw[0]
     x_work = resize(x_full, work_hw).to(device)
-    budget = budget_map(x_work, intensity.flat_floor, window_for(*work_hw, options.view_size))
+    mask = masking_map(x_work, px)
     views = interleave([view for short in shorts for view in trainer_views(view_shape(*full_hw, short))],
                        [tile for short in tiled for tile in tiled_views(view_shape(*full_hw, short), options.view_size)])
     for view in {id(v): v for v in views}.values():        # interleaving repeats the shorter list
         view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
-    rms = eps * intensity.rms_255 / intensity.eps_255       # an eps override scales the energy alike
-    shader = Shader(x_work, budget, encoders, views, AttackSettings(eps=eps, rms=rms), generator,
-                    eot=options.eot_weight,
-                    dtype=optimizer_dtype(device, options.precision))
+    settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded))
+    shader = Shader(x_work, mask, encoders, views, settings, generator,
+                    eot=options.eot_weight, dtype=optimizer_dtype(device, options.precision))
     shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
 
-    # The full-resolution budget: the working one when the work happens at full size.
-    budget_full = budget.cpu() if work_hw == full_hw else budget_map(
-        x_full, intensity.flat_floor, window_for(*full_hw, options.view_size))
-    rgb = render_full(x_full, shader.unit(), eps, budget_full)
+    render = FullRender(loaded, x_full, mask.cpu() if work_hw == full_hw else masking_map(x_full), cap,
+                        shader.settings.grain_cap)
+    render.set_pattern(*shader.unit())
+    scale, data, rgb, _ = render.fit(target, shader.scale)
     meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
     ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
     # protection must stay under the intensity's threshold; if not, keep working.
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
         shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
-        rgb = render_full(x_full, shader.unit(), eps, budget_full)
+        render.set_pattern(*shader.unit())
+        scale, data, rgb, _ = render.fit(target, scale)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     report(total, total, "save")
 
     width, height = loaded.size
+    seen = visibility(loaded.rgb, rgb)
     measurements = {
         "width": width, "height": height, "mode": options.mode, "target": label,
-        "intensity": options.intensity, "quality": options.quality,
+        "intensity": options.intensity, "quality": options.quality, "visibility_target": target,
         "encoders": list(names), "device": device, "seed": seed,
         "steps": shader.steps_done, "encoder_evaluations": shader.steps_done * len(encoders),
         "seconds": round(time.perf_counter() - started, 3),
+        **seen,
         "psnr": round(psnr(loaded.rgb, rgb), 3), "ssim": round(ssim(loaded.rgb, rgb), 5),
-        "linf_255": linf_255(loaded.rgb, rgb),
+        "linf_255": linf_255(loaded.rgb, rgb), "rms_255": round(float(np.sqrt(
+            ((rgb.astype(np.float64) - loaded.rgb) ** 2).mean())), 3),
+        "bytes": len(data),
         "latent_ratio": round(statistics.fmean(ratios), 5),
         "latent_ratio_jpeg85": round(statistics.fmean(ratios85), 5),
         "latent_ratios": {n: round(r, 5) for n, r in zip(names, ratios)},
         "latent_ratios_jpeg85": {n: round(r, 5) for n, r in zip(names, ratios85)},
         "weak": statistics.fmean(ratios85) > intensity.min_protection,
     }
-    return ProtectResult(compose(loaded, rgb), loaded.format, measurements, dict(loaded.info))
+    return ProtectResult(compose(loaded, rgb), loaded.format, measurements, render.info, data)

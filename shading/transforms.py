@@ -65,8 +65,9 @@ def _blocks(plane: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
     return out.permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 
-def jpeg(x: torch.Tensor, quality: float) -> torch.Tensor:
-    """JPEG round trip of an N x 3 x H x W image in [0, 1], differentiable."""
+def jpeg(x: torch.Tensor, quality: float, subsampled: bool = True) -> torch.Tensor:
+    """JPEG round trip of an N x 3 x H x W image in [0, 1], differentiable; ``subsampled``:
+    4:2:0 chroma (else full-resolution chroma, 4:4:4)."""
     h, w = x.shape[-2:]
     ph, pw = (-h) % 16, (-w) % 16
     x = F.pad(x, (0, pw, 0, ph), mode="replicate") * 255
@@ -75,9 +76,12 @@ def jpeg(x: torch.Tensor, quality: float) -> torch.Tensor:
     cb = -0.168736 * r - 0.331264 * g + 0.5 * b
     cr = 0.5 * r - 0.418688 * g - 0.081312 * b
     y = _blocks(y - 128, quant_table(_Y_TABLE, quality)) + 128
-    chroma = F.avg_pool2d(torch.cat([cb, cr], 1), 2)
+    chroma = torch.cat([cb, cr], 1)
+    if subsampled:
+        chroma = F.avg_pool2d(chroma, 2)
     chroma = _blocks(chroma, quant_table(_C_TABLE, quality))
-    chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
+    if subsampled:
+        chroma = F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)
     cb, cr = chroma[:, 0:1], chroma[:, 1:2]
     rgb = torch.cat([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], 1) / 255
     return rgb[..., :h, :w].clamp(0, 1)

@@ -10,7 +10,7 @@ from pathlib import Path
 from .common import add_shading_arguments, options_from, settings_or_exit
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
-SKIMAGE_PHOTOS = ("astronaut", "coffee", "rocket")
+SKIMAGE_PHOTOS = ("astronaut", "coffee", "rocket", "camera")   # camera: a large clear sky
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     p.add_argument("--reference-steps", type=int, default=500,
                    help="steps of the reference attack (500 as published; 0 skips it)")
+    p.add_argument("--reference-eps", type=float, nargs="+", default=[10.2], metavar="EPS_255",
+                   help="the reference's L-inf budget(s) in /255 (10.2 = 0.04 as published); two or more "
+                        "also give the reference at Shade's own SSIMULACRA2, interpolated")
+    p.add_argument("--intensities", nargs="+", default=[], metavar="NAME",
+                   help="also run Shade at these intensities (for the frontier plot)")
+    p.add_argument("--plot", metavar="PNG", help="draw the frontier: ratio after JPEG 85 against SSIMULACRA2")
+    p.add_argument("--sheet", metavar="PNG",
+                   help="save a 1:1 crop sheet: each image's smoothest and busiest region, "
+                        "original | shaded | difference x8")
     add_shading_arguments(p)
     p.set_defaults(func=run)
 
@@ -61,8 +70,8 @@ def default_anchor() -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shading import ShadeError
-    from shading.bench import format_table, run_bench
+    from shading import INTENSITIES, ShadeError
+    from shading.bench import crop_sheet, format_table, frontier_plot, run_bench
 
     settings, _ = settings_or_exit()
     inputs = args.inputs
@@ -81,12 +90,26 @@ def run(args: argparse.Namespace) -> int:
         options.anchor, options.target = default_anchor(), "cat"
     print(f"benching {len(items)} image(s); the reference takes {args.reference_steps} steps per image",
           file=sys.stderr)
+    unknown = [i for i in args.intensities if i not in INTENSITIES]
+    if unknown:
+        print(f"shade: unknown intensity {unknown[0]!r}; choose from {', '.join(INTENSITIES)}", file=sys.stderr)
+        return 2
+    pairs: dict = {}
     try:
-        report = run_bench(items, options, args.reference_steps, log=lambda s: print(s, file=sys.stderr))
+        report = run_bench(items, options, args.reference_steps, [e / 255 for e in args.reference_eps],
+                           log=lambda s: print(s, file=sys.stderr), intensities=args.intensities, keep=pairs)
     except ShadeError as exc:
         print(f"shade: {exc}", file=sys.stderr)
         return 1
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    try:
+        if args.plot:
+            frontier_plot(report, args.plot)
+        if args.sheet:
+            crop_sheet(pairs, args.sheet)
+    except RuntimeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        return 1
     return 0

@@ -35,7 +35,12 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     style.add_argument("--style-image", metavar="IMAGE", help="cloak/both: an image in the style to move towards")
     style.add_argument("--style", metavar="NAME", help="cloak/both: a reference style from the style library "
                        "(see `shade styles`; default from config)")
-    parser.add_argument("--intensity", choices=tuple(INTENSITIES))
+    parser.add_argument("--intensity", choices=tuple(INTENSITIES),
+                        help="how visible the change may be: " + ", ".join(
+                            f"{i.name} keeps SSIMULACRA2 >= {i.visibility:g}" for i in INTENSITIES.values()))
+    parser.add_argument("--visibility", type=float, metavar="SCORE",
+                        help="the SSIMULACRA2 score (0-100; ~90 visually lossless) the written file must keep; "
+                             "overrides the intensity's")
     parser.add_argument("--quality", choices=tuple(QUALITIES))
     parser.add_argument("--encoder", metavar="NAME[,NAME...]", help="encoders to optimize against (default "
                         "`installed`: every installed one, as an ensemble)")
@@ -78,6 +83,7 @@ def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOption
         target=target,
         style_image=style_image,
         intensity=args.intensity or settings.intensity,
+        visibility=getattr(args, "visibility", None),
         quality=args.quality or settings.quality,
         encoders=tuple(e.strip() for e in args.encoder.split(",") if e.strip()) if args.encoder else settings.encoders,
         device=args.device or settings.device,

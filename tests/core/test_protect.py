@@ -1,9 +1,7 @@
 """The shading core on the real taef2 weights, at small views so the suite stays quick."""
 
-import functools
 import hashlib
 import io
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,6 @@ from PIL import Image
 
 import shading
 from shading import AnchorNotFound, Cancelled, ModelNotFound, OptionsError, ProtectOptions, protect
-from shading.metrics import flat_textured_energy
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -31,7 +28,7 @@ def test_ratio_falls_well_below_one_within_budget(model_dir, anchor_dir, photo):
     result = protect(photo, _opts(model_dir, anchor_dir, view_size=256, steps=24, self_check=False))
     m = result.measurements
     assert m["latent_ratio"] < 0.85, m
-    assert m["linf_255"] <= shading.INTENSITIES["default"].eps_255 + 1
+    assert m["linf_255"] <= shading.INTENSITIES["default"].cap_255 + 1
     assert m["psnr"] > 30 and m["ssim"] > 0.85
     assert result.image.size == (512, 512) and result.image.mode == "RGB"
 
@@ -90,29 +87,6 @@ def test_full_size_output_keeps_format_alpha_and_input(model_dir, anchor_dir, tm
     assert shaded.format == "JPEG" and shaded.size == (451, 300)
     # IJG quality 95 puts 2 (or less) in the first luminance quantization entry; quality 80 puts 6.
     assert shaded.quantization[0][0] <= 2
-
-
-def test_flat_colour_gets_a_third_of_the_textured_energy_or_less(model_dir, anchor_dir):
-    rng = np.random.default_rng(0)
-    img = np.full((256, 256, 3), (200, 120, 60), np.uint8)                 # flat orange
-    img[64:192, 64:192] = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)  # a textured patch
-    result = protect(png_bytes(img), _opts(model_dir, anchor_dir, steps=6, self_check=False))
-    e = flat_textured_energy(img, np.asarray(result.image))
-    assert e["energy_flat"] <= e["energy_textured"] / 3, e
-
-
-def test_default_budget_keeps_a_painting_sharp(model_dir, anchor_dir, shared_images, monkeypatch):
-    """PSNR >= 32 dB and SSIM >= 0.90 at full size on the painting with the most flat colour,
-    and the damped luminance is what buys SSIM: a plain RGB pattern at the same PSNR scores lower."""
-    painting = shared_images / "woman-with-hat-matisse.jpg"
-    opts = _opts(model_dir, anchor_dir, view_size=256, steps=10, quality="default", self_check=False)
-    damped = protect(painting, opts).measurements
-    assert damped["psnr"] >= 32 and damped["ssim"] >= 0.90, damped
-    protect_module = sys.modules["shading.protect"]
-    monkeypatch.setattr(protect_module, "AttackSettings", functools.partial(protect_module.AttackSettings, luma=1.0))
-    plain = protect(painting, opts).measurements
-    assert abs(plain["psnr"] - damped["psnr"]) < 0.3
-    assert damped["ssim"] > plain["ssim"] + 0.01, (damped, plain)
 
 
 def test_self_check_flags_a_tiny_budget_as_weak(model_dir, anchor_dir, photo):
