@@ -117,7 +117,7 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
 
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
-    return x.pow(2).mean().sqrt()
+    return (x.pow(2).mean() + 1e-24).sqrt()     # finite gradient where x is all zero (a flat image)
 
 
 def band_limit(u: torch.Tensor, low_cut: float, chroma_cut: float) -> torch.Tensor:
@@ -183,7 +183,7 @@ class Shader:
         the energy piles up along the target's outlines, a ghost of it)."""
         s = self.settings
         p = band_limit(u, s.low_cut * s.px, s.chroma_cut)
-        local = blur(p.pow(2).mean(1, keepdim=True), s.envelope).sqrt()
+        local = (blur(p.pow(2).mean(1, keepdim=True), s.envelope) + 1e-24).sqrt()
         return p / (local + 0.1 * _rms(p).detach())
 
     def unit(self) -> tuple[torch.Tensor, torch.Tensor, float, float]:
@@ -268,13 +268,17 @@ class Shader:
 
 
 def reference_attack(x: torch.Tensor, encoder: torch.nn.Module, target: torch.Tensor, eps: float = 0.04,
-                     steps: int = 500, on_step: Optional[StepCallback] = None) -> torch.Tensor:
-    """Nightshade's released optimizer; returns delta at the view (|delta| <= eps)."""
+                     steps: int = 500, on_step: Optional[StepCallback] = None,
+                     dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    """Nightshade's released optimizer; returns delta at the view (|delta| <= eps).
+    ``dtype``: the encoder passes' autocast dtype (None: float32), as for Shade's own."""
     delta = torch.zeros_like(x)
     for i in range(steps):
         step = eps - (eps - eps / 100) * i / max(1, steps - 1)
         delta.requires_grad_(True)
-        loss = (encoder(_channels_last((x + delta).clamp(0, 1))) - target).pow(2).mean()
+        with autocast(str(x.device), dtype):
+            latent = encoder(_channels_last((x + delta).clamp(0, 1)))
+        loss = (latent.float() - target).pow(2).mean()
         (grad,) = torch.autograd.grad(loss, delta)
         with torch.no_grad():
             delta = (delta - step * grad.sign()).clamp(-eps, eps)

@@ -107,7 +107,8 @@ def _reference_row(name: str, loaded, builder: TargetBuilder, encoders, names, m
     x_full = to_tensor(loaded.rgb)
     x_view = to_view(x_full, options.view_size).to(device)
     target = builder.latent(encoders[0], x_view)
-    delta = reference_attack(x_view, encoders[0], target, eps, steps)
+    delta = reference_attack(x_view, encoders[0], target, eps, steps,
+                             dtype=optimizer_dtype(device, options.precision))
     data = encode(compose(loaded, to_uint8(x_full + resize(delta.cpu(), tuple(x_full.shape[-2:])))),
                   loaded.format, loaded.info)
     written = decode_rgb(data)
@@ -262,8 +263,8 @@ def format_table(report: dict[str, Any]) -> str:
     cpu = "" if bf16 is None else f"  CPU bf16-native: {'yes' if bf16 else 'no'}"
     lines = [f"device: {report['device']} ({report['torch_threads']} threads){cpu}  encoders: "
              f"{', '.join(report['encoders'])}  mode: {report['mode']}  intensity: {report['intensity']}  "
-             f"quality: {report['quality']}  Shade's optimizer: {report.get('precision', 'float32')}, "
-             f"reference: float32, {report['reference']['steps']} steps",
+             f"quality: {report['quality']}  both optimizers' encoder passes: {report.get('precision', 'float32')} "
+             f"(measurements float32); reference: {report['reference']['steps']} steps",
              "latent ratio r = |E(s)-E(a)| / |E(o)-E(a)| (lower is stronger), measured on the written files; "
              "SSIMU2 = SSIMULACRA2 (100 identical, ~90 visually lossless), sm/tx = smooth/textured energy, "
              "low = RMS /255 of the change blurred at 2 px on smooth regions, size = written/original bytes", head]

@@ -114,3 +114,13 @@ def test_encoders_are_loaded_once_and_frozen(model_dir):
     assert a is b and not any(p.requires_grad for p in a.parameters())
     listing = {i.name: i for i in shading.available_encoders((model_dir,))}
     assert listing["taef2"].installed and not listing["taesd"].installed
+
+
+def test_a_single_colour_image_comes_back_nearly_unchanged_not_black(plumbing_model_dir, anchor_dir):
+    """Nothing masks a change on one flat colour: only the dither-level grain (at most one
+    code value) goes there, and the optimizer stays finite where the mask is all zero."""
+    flat = np.full((120, 180, 3), (120, 160, 200), np.uint8)
+    result = protect(png_bytes(flat), _opts(plumbing_model_dir, anchor_dir, encoders=("random-tiny",), steps=3))
+    shaded = np.asarray(Image.open(io.BytesIO(result.to_bytes())).convert("RGB")).astype(int)
+    assert np.abs(shaded - flat).max() <= 1
+    assert result.measurements["ssimulacra2"] >= shading.INTENSITIES["default"].visibility
