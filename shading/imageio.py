@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -35,11 +35,6 @@ _IJG_CHROMA = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 2
                47, 66, 99, 99, 99, 99, 99, 99, *([99] * 32))
 _GPS_IFD = 0x8825
 _ORIENTATION = 0x0112
-# mkstemp makes 0600 files; results get the permissions any new file would (read at import,
-# while nothing else runs: os.umask can only be read by setting it).
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
 
 
 @dataclass
@@ -241,19 +236,31 @@ def decode_rgb(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _new_temporary(folder: Path) -> tuple[int, str]:
+    """A new hidden ``.shade-*.part`` file in ``folder``, opened for writing, mode 0666 & ~umask."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".shade-{secrets.token_hex(8)}.part")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise ImageError(f"{folder}: cannot create a temporary file there")
+
+
 def write_new_file(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; fail with ImageError if ``path`` already exists."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         raise ImageError(f"{path}: already exists; Shade never overwrites files. Choose another output folder")
-    fd, tmp = tempfile.mkstemp(prefix=".shade-", suffix=".part", dir=path.parent)
+    # Created with mode 0666 for the kernel to apply the user's umask: results get the
+    # permissions any new file would (mkstemp's would be 0600), with no umask probe.
+    fd, tmp = _new_temporary(path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
         try:
             os.link(tmp, path)          # atomic, and refuses to replace an existing file
         except FileExistsError:
