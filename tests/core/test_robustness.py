@@ -14,7 +14,9 @@ def test_eot_lowers_the_ratio_after_a_real_jpeg85(model_dir, anchor_dir, photo):
     with_eot = protect(image, ProtectOptions(eot=True, **common)).measurements
     without = protect(image, ProtectOptions(eot=False, **common)).measurements
     assert abs(with_eot["ssimulacra2"] - without["ssimulacra2"]) < 0.5, "same visibility for both"
-    assert with_eot["latent_ratio_jpeg85"] < without["latent_ratio_jpeg85"] - 0.01, (with_eot, without)
+    # At SSIMULACRA2 78 the change is smaller than at the old PSNR-33 budget, and so is what
+    # EOT buys (0.820 against 0.828 at this seed): it must still help.
+    assert with_eot["latent_ratio_jpeg85"] < without["latent_ratio_jpeg85"] - 0.005, (with_eot, without)
 
 
 def test_each_image_gets_its_own_pattern(model_dir, anchor_dir, photo):
