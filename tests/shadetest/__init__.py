@@ -83,7 +83,9 @@ def encode(img: Image.Image, fmt: str = "PNG", **kw: Any) -> bytes:
 
 
 def image_bytes(size=(96, 72), fmt="PNG", color=None) -> bytes:
-    """A small picture with some structure (a gradient and a square)."""
+    """A small picture with some structure (a gradient, a square and a textured quarter:
+    Shade puts its change where texture hides it, so a picture without any would come
+    back nearly untouched at the low intensity)."""
     w, h = size
     im = Image.new("RGB", size)
     px = im.load()
@@ -93,6 +95,11 @@ def image_bytes(size=(96, 72), fmt="PNG", color=None) -> bytes:
     for y in range(h // 4, h // 2):
         for x in range(w // 4, w // 2):
             px[x, y] = (250, 250, 20)
+    if color is None:
+        for y in range(h // 2, h):
+            for x in range(w // 2, w):
+                v = ((x // 3) * 2654435761 + (y // 3) * 40503) % 251
+                px[x, y] = (v, 255 - v, (v * 7) % 256)
     return encode(im, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
