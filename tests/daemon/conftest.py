@@ -94,3 +94,15 @@ def make_client(aiohttp_client, settings_paths):
         return client, token, app
 
     return make
+
+
+@pytest.fixture
+def proc_env(shade_env) -> dict[str, str]:
+    """The environment of a daemon subprocess: this test's SHADE_* settings only, a file
+    token store reloaded at once, one thread."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
+    env.update(shade_env)
+    env["SHADE_TOKEN_STORE"] = "file"
+    env["SHADE_TOKEN_RELOAD_SECONDS"] = "0"
+    env["OMP_NUM_THREADS"] = "1"
+    return env

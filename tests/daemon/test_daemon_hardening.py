@@ -32,14 +32,6 @@ pytestmark = [pytest.mark.timeout(300)]
 
 
 # --- helpers ------------------------------------------------------------------------------------
-@pytest.fixture
-def proc_env(shade_env) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(shade_env)
-    env["SHADE_TOKEN_STORE"] = "file"
-    env["SHADE_TOKEN_RELOAD_SECONDS"] = "0"
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ explicit file fallback (SHADE_TOKEN_STORE=file) in its temp SHADE_HOME."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -24,14 +23,6 @@ from shadetest import DaemonProcess, image_bytes, run_shade
 
 pytestmark = [pytest.mark.timeout(300)]
 
-@pytest.fixture
-def proc_env(shade_env) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(shade_env)
-    env["SHADE_TOKEN_STORE"] = "file"
-    env["SHADE_TOKEN_RELOAD_SECONDS"] = "0"
-    env["OMP_NUM_THREADS"] = "1"
-    return env
 
 
 def shade(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
