@@ -107,6 +107,9 @@ class Settings:
     max_queued_jobs: int = 1000
     # Daemon, watched folder: quiet time (s) before a new file is checked for completeness.
     watch_debounce_seconds: float = 1.0
+    # Dashboard: how long a one-time login link stays valid (s), and a session (hours).
+    login_link_seconds: float = 60.0
+    session_hours: float = 12.0
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> list[tuple[str, Any, str]]:

@@ -11,9 +11,12 @@ from aiohttp import web
 
 from ..config import Paths, Settings
 from ..token_store import load_token
+from .dashboard.history import History
+from .dashboard.routes import setup_dashboard
+from .dashboard.session import Sessions
 from .errors import error_middleware
 from .jobs import JobService
-from .keys import GUARD, ORIGINS, SERVICE
+from .keys import GUARD, HISTORY, ORIGINS, SERVICE, SESSIONS
 from .origins import OriginPolicy
 from .routes import setup_routes
 from .security import TokenGuard, add_common_headers, make_security_middleware
@@ -36,12 +39,20 @@ def create_app(settings: Settings, paths: Paths, *, guard: Optional[TokenGuard] 
     store.clean_leftovers()
     service = JobService(settings, paths, store)
 
-    app = web.Application(middlewares=[error_middleware, make_security_middleware(guard, origins)])
+    sessions = Sessions(settings.login_link_seconds, settings.session_hours)
+    history = History(store)
+    service.hub.on_finished(history.record)          # every job that ends done enters the history
+
+    app = web.Application(middlewares=[error_middleware, make_security_middleware(guard, origins, sessions)])
     app[SERVICE] = service
     app[ORIGINS] = origins
     app[GUARD] = guard
+    app[SESSIONS] = sessions
+    app[HISTORY] = history
     app.on_response_prepare.append(add_common_headers)
     setup_routes(app)
+    setup_dashboard(app)
+    app.cleanup_ctx.append(_history_ctx)
     app.cleanup_ctx.append(_worker_ctx)
     app.cleanup_ctx.append(_pruner_ctx)
     if watch:
@@ -60,6 +71,18 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     # Graceful stop: the running job gets Cancelled at its next step and is re-queued.
     await asyncio.to_thread(service.worker.stop)
     service.store.close()
+
+
+async def _history_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Done jobs finished before the history existed (or while it could not record) enter it."""
+    history = app[HISTORY]
+    task = asyncio.create_task(asyncio.to_thread(history.backfill), name="shade-history-backfill")
+    yield
+    try:
+        await task
+    except Exception:  # noqa: BLE001 - a failed backfill must not stop the daemon's exit
+        log.exception("adding earlier jobs to the history failed")
+    history.close()
 
 
 async def _pruner_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -100,6 +100,26 @@ def to_response(exc: BaseException) -> web.Response:
     return error_response(500, "internal_error", "unexpected error inside the daemon; details are in its log")
 
 
+PAGE_PREFIX = "/app"      # the dashboard's pages: a browser navigating there gets the error as a page
+
+
+def as_page(request: web.Request, response: web.Response) -> web.Response:
+    """The dashboard's pages answer errors as a small HTML page (same status and code) when a
+    browser navigates to them; everything else keeps the JSON answer."""
+    if not request.path.startswith(PAGE_PREFIX) or request.method != "GET" \
+            or "text/html" not in request.headers.get("Accept", ""):
+        return response
+    import html
+    import json
+
+    err = json.loads(response.body)["error"]
+    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shade</title></head><body "
+            f"style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Shade</h1><p>{html.escape(err['message'])}"
+            f"</p><p style=\"color:#666\">({html.escape(err['code'])})</p></body></html>")
+    return web.Response(status=response.status, text=body, content_type="text/html",
+                        headers={k: v for k, v in response.headers.items() if k in ("WWW-Authenticate", "Allow")})
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -107,9 +127,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return to_response(exc)
+        return as_page(request, to_response(exc))
     except Exception as exc:  # noqa: BLE001 - this is the mapping point
-        return to_response(exc)
+        return as_page(request, to_response(exc))
 
 
 def job_error_fields(exc: BaseException, names: Iterable[tuple[Any, str]] = ()) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from .store import Job
 log = logging.getLogger("shade.daemon")
 
 CLOSE = None  # sentinel put on a queue when the daemon shuts down
+ALL = "*"     # subscribe(ALL): every job's events (the dashboard's queue)
 
 JobListener = Callable[[Job], None]
 
@@ -83,7 +84,7 @@ class EventHub:
             pass
 
     def _put(self, job_id: str, event: str, data: dict[str, Any]) -> None:
-        for q in list(self._subs.get(job_id, ())):
+        for q in [*self._subs.get(job_id, ()), *self._subs.get(ALL, ())]:
             q.put_nowait((event, data))
 
     def close_all(self) -> None:

@@ -162,6 +162,7 @@ class JobService:
         except BaseException:
             shutil.rmtree(jdir, ignore_errors=True)
             raise
+        self.hub.job_state(job)          # the dashboard's queue shows it at once
         self.worker.wake()
         log.info("job %s queued (%s, from %s)", job_id, filename, source)
         return job

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .dashboard.history import History
+from .dashboard.session import Sessions
 from .jobs import JobService
 from .origins import OriginPolicy
 from .security import TokenGuard
@@ -12,3 +14,5 @@ from .security import TokenGuard
 SERVICE = web.AppKey("shade.service", JobService)
 ORIGINS = web.AppKey("shade.origins", OriginPolicy)
 GUARD = web.AppKey("shade.guard", TokenGuard)
+SESSIONS = web.AppKey("shade.sessions", Sessions)     # the dashboard's login links and sessions
+HISTORY = web.AppKey("shade.history", History)        # what was shaded, and the audits

@@ -8,6 +8,7 @@ from shading.options import FORMATS, INTENSITIES, MODES, QUALITIES
 
 from .. import __version__
 from ..config import DEFAULT_PORT
+from .dashboard.openapi import SESSION_SCHEME, dashboard_paths
 from .store import FINAL_STATES, QUEUED, RUNNING
 
 _ERR = {"$ref": "#/components/responses/Error"}
@@ -116,10 +117,12 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/openapi.json": {"get": {"summary": "This document",
                                          "responses": {"200": {"description": "OpenAPI 3.1 JSON"}}}},
+            **dashboard_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "43-character token: `shade token`"}},
+                                           "description": "43-character token: `shade token`"},
+                                "session": SESSION_SCHEME},
             "responses": {"Error": _json("Error", "error")},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {

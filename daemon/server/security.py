@@ -1,6 +1,10 @@
 """Request checks for a service on a loopback port that browsers can reach.
 
-Order: Host allow-list (DNS rebinding), CORS preflight, Origin allow-list, bearer token.
+Order: Host allow-list (DNS rebinding), CORS preflight, Origin allow-list, then the
+bearer token or, for the dashboard, its session cookie (see ``dashboard/session.py``):
+a cookie counts only on the Host it was made for, never on a cross-site or same-site
+(another loopback port) request, and a state change with it must come from the
+dashboard's own Origin and carry the session's CSRF token.
 CORS answers name the exact allowed origin (never ``*``) and are added when the
 response is prepared, so streamed (SSE) and error answers carry them too.
 """
@@ -11,10 +15,11 @@ import hmac
 import logging
 import threading
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from aiohttp import web
 
+from .dashboard.session import COOKIE, CSRF_HEADER, Session, Sessions
 from .errors import ApiError, Handler
 from .origins import ORIGIN_FORMS, OriginPolicy, is_extension_origin, normalize_origin
 
@@ -22,8 +27,12 @@ log = logging.getLogger("shade.daemon")
 
 PUBLIC_PATHS = {"/v1/health"}         # no token needed (liveness and version only)
 PAIR_PATH = "/v1/pair"                # records the caller's extension origin
+LOGIN_PATH = "/app/login"             # redeems a one-time login link (the code is the credential)
+TOKEN_ONLY_PATHS = {PAIR_PATH, "/v1/dashboard/link"}   # a dashboard session cannot use these
+UNSAFE_METHODS = {"POST", "DELETE", "PUT", "PATCH"}
 # aiohttp >= 3.13 has typed request keys; older ones take a plain string.
 CORS_ORIGIN_KEY = web.RequestKey("shade.cors_origin", str) if hasattr(web, "RequestKey") else "shade.cors_origin"
+SESSION_KEY = web.RequestKey("shade.session", Session) if hasattr(web, "RequestKey") else "shade.session"
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Last-Event-ID"
 EXPOSED_HEADERS = "Content-Disposition, Location"
@@ -89,7 +98,28 @@ def _bearer(request: web.Request) -> str | None:
     return token
 
 
-def make_security_middleware(guard: TokenGuard, origins: OriginPolicy):
+def _dashboard_session(request: web.Request, sessions: Optional[Sessions], host: str, same_origin: bool) -> Session:
+    """The dashboard session a cookie-carrying request acts in, after its checks."""
+    session = None
+    if sessions is not None and request.path not in TOKEN_ONLY_PATHS:
+        session = sessions.find(request.cookies.get(COOKIE), host)
+    if session is None:
+        raise ApiError(401, "unauthorized",
+                       "no valid dashboard session and no API token: open the dashboard with `shade open`, the "
+                       "tray's \"Open Shade\" or the extension's popup (API clients send 'Authorization: Bearer "
+                       "<token>')", headers={"WWW-Authenticate": 'Bearer realm="shade"'})
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        raise ApiError(403, "cross_site", "the dashboard's session cannot be used from another site or port")
+    if request.method in UNSAFE_METHODS:
+        if not same_origin:
+            raise ApiError(403, "origin_required", "a change through the dashboard must come from its own page "
+                                                   "(an Origin header of this daemon's address)")
+        if not session.csrf_ok(request.headers.get(CSRF_HEADER)):
+            raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header; reload the dashboard")
+    return session
+
+
+def make_security_middleware(guard: TokenGuard, origins: OriginPolicy, sessions: Optional[Sessions] = None):
     @web.middleware
     async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = (request.headers.get("Host") or "").lower()
@@ -99,7 +129,10 @@ def make_security_middleware(guard: TokenGuard, origins: OriginPolicy):
 
         origin = request.headers.get("Origin")
         is_pair = request.path == PAIR_PATH
-        if origin is not None:
+        # The dashboard's own page (served on this Host): allowed where a session may act.
+        same_origin = (origin is not None and normalize_origin(origin) == f"http://{host}"
+                       and sessions is not None and request.path not in TOKEN_ONLY_PATHS)
+        if origin is not None and not same_origin:
             ok = origins.is_allowed(origin) or (is_pair and is_extension_origin(origin))
             if not ok:
                 if is_pair:
@@ -116,13 +149,17 @@ def make_security_middleware(guard: TokenGuard, origins: OriginPolicy):
                     "Access-Control-Max-Age": "600",
                 })
 
-        if request.path not in PUBLIC_PATHS:
-            token = _bearer(request)
-            if token is None or not guard.check(token):
-                raise ApiError(401, "unauthorized",
-                               "missing or wrong API token: send 'Authorization: Bearer <token>' "
-                               "(`shade token` prints it; the extension gets it by pairing)",
-                               headers={"WWW-Authenticate": 'Bearer realm="shade"'})
+        if request.path in PUBLIC_PATHS or (request.path == LOGIN_PATH and sessions is not None):
+            return await handler(request)
+        token = _bearer(request)
+        if token is None and "Authorization" not in request.headers and (
+                COOKIE in request.cookies or request.path.startswith("/app/")):
+            request[SESSION_KEY] = _dashboard_session(request, sessions, host, same_origin)
+        elif token is None or not guard.check(token):
+            raise ApiError(401, "unauthorized",
+                           "missing or wrong API token: send 'Authorization: Bearer <token>' "
+                           "(`shade token` prints it; the extension gets it by pairing)",
+                           headers={"WWW-Authenticate": 'Bearer realm="shade"'})
         return await handler(request)
 
     return security_middleware

@@ -1,0 +1,59 @@
+// Anchors (targets for poison) and reference styles (for cloak): built-in and your own,
+// each with a preview; drop an image on a list to add one.
+import { api, el, showMessage } from "./api.js";
+
+function card(kind, item) {
+  const remove = item.builtin ? el("span", { class: "muted" }, "built in") :
+    el("button", { type: "button", class: "danger", onclick: () => removeItem(kind, item.name) }, "Remove");
+  return el("div", { class: "card", dataset: { name: item.name, kind } },
+    el("img", { src: `/v1/${kind}/${encodeURIComponent(item.name)}/image`, alt: item.name, loading: "lazy" }),
+    el("div", { class: "name" }, item.name), remove);
+}
+
+async function load() {
+  const [anchors, styles] = await Promise.all([api("/v1/anchors"), api("/v1/styles")]);
+  document.getElementById("anchors").replaceChildren(...anchors.anchors.map((a) => card("anchors", a)));
+  document.getElementById("styles").replaceChildren(...styles.styles.map((s) => card("styles", s)));
+}
+
+async function removeItem(kind, name) {
+  try {
+    await api(`/v1/${kind}/${encodeURIComponent(name)}`, { method: "DELETE" });
+    await load();
+  } catch (e) {
+    showMessage(e.message, true);
+  }
+}
+
+function dropTarget(zoneId, nameId, kind) {
+  const zone = document.getElementById(zoneId);
+  zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    const input = document.getElementById(nameId);
+    const name = input.value.trim() || file.name.replace(/\.[^.]+$/, "").toLowerCase().replace(/[^a-z0-9 _-]/g, "-");
+    const form = new FormData();
+    form.append("name", name);
+    form.append("image", file, file.name);
+    try {
+      await api(`/v1/${kind}`, { method: "POST", form });
+      input.value = "";
+      await load();
+    } catch (err) {
+      showMessage(err.message, true);
+    }
+  });
+}
+
+export function setup() {
+  dropTarget("anchor-drop", "anchor-name", "anchors");
+  dropTarget("style-drop", "style-name", "styles");
+}
+
+export function show() {
+  return load();
+}
