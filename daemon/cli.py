@@ -17,7 +17,7 @@ COMMAND_MODULES = [
     ".commands.experiment",     # after bench: it adds ``shade bench --poison``
     ".commands.models",
     ".commands.install", ".commands.doctor",
-    ".commands.daemon", ".commands.status", ".commands.token", ".commands.config",
+    ".commands.daemon", ".commands.status", ".commands.open", ".commands.token", ".commands.config",
 ]
 
 

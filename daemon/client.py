@@ -25,9 +25,20 @@ def find_daemon(paths: Paths) -> DaemonInfo:
 
 
 def get_json(settings: Settings, paths: Paths, path: str, timeout: float = 5.0) -> Any:
+    return request_json(settings, paths, "GET", path, timeout=timeout)
+
+
+def request_json(settings: Settings, paths: Paths, method: str, path: str, body: Any = None,
+                 timeout: float = 5.0) -> Any:
+    """``method path`` on the running daemon with the token (``body`` sent as JSON); the parsed answer."""
     info = find_daemon(paths)
     token = load_token(settings, paths, create=False)
-    req = urllib.request.Request(info.url.rstrip("/") + path, headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(info.url.rstrip("/") + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             return json.loads(resp.read().decode("utf-8"))

@@ -148,3 +148,14 @@ def sheet(preview: Preview, title: str = "", row_height: int = 320) -> Image.Ima
         draw.text((4, y + 3), line, fill=(150, 20, 20) if "weak" in line else "black")
         y += label_h
     return out
+
+
+def preview_sheet(original: np.ndarray, written: bytes, measurements: Mapping[str, Any],
+                  model_dirs: Sequence[Path], view_size: int, device: str = "cpu", title: str = "") -> Image.Image:
+    """The preview sheet of a written file (its encoded bytes) against the original pixels,
+    decoded with the first of the job's encoders that has a decoder."""
+    from .imageio import decode_rgb
+
+    pv = make_preview(original, decode_rgb(written), measurements, measurements.get("encoders") or (),
+                      model_dirs, view_size, device)
+    return sheet(pv, title)

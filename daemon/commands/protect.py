@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the shaded images (created if missing)")
     p.add_argument("--json", action="store_true", help="print one JSON object per image on stdout")
+    p.add_argument("--preview", metavar="PNG", help="also write a preview sheet: original | shaded | difference "
+                   "x8, what the model sees (the decoder's reconstruction of each latent) and the verdict in words; "
+                   "with several images, NAME-<image>.png")
     add_shading_arguments(p)
     p.set_defaults(func=run)
 
@@ -41,6 +44,27 @@ def file_sizes(src: Path, written: Path) -> dict:
     and chroma subsampling, so this stays near 1)."""
     original, result = src.stat().st_size, written.stat().st_size
     return {"bytes": result, "original_bytes": original, "size_ratio": round(result / max(original, 1), 4)}
+
+
+def preview_path(preview: str, src: Path, many: bool) -> Path:
+    """Where the preview sheet of ``src`` goes: PREVIEW itself, or PREVIEW-<image>.png for several."""
+    target = Path(preview)
+    if many:
+        target = target.with_name(f"{target.stem}-{src.stem}.png")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return free_path(target.parent, target.name)
+
+
+def write_preview(src: Path, result, options, path: Path) -> Path:
+    from shading.imageio import load_image
+    from shading.preview import preview_sheet
+
+    original = load_image(src, options.max_pixels).rgb
+    dirs = tuple(options.model_dirs)
+    sheet = preview_sheet(original, result.data or result.to_bytes(), result.measurements, dirs, options.view_size,
+                          result.measurements.get("device") or "cpu", title=src.name)
+    sheet.save(path, "PNG")
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,12 +96,19 @@ def run(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         m = result.measurements
+        sheet = None
+        if getattr(args, "preview", None):
+            try:
+                sheet = write_preview(src, result, options, preview_path(args.preview, src, len(args.images) > 1))
+            except ShadeError as exc:
+                print(f"shade: no preview for {src}: {exc}", file=sys.stderr)
         if args.json:
             record = {"input": str(src), "output": str(written), **{k: m[k] for k in JSON_KEYS if k in m},
-                      **file_sizes(src, Path(written))}
+                      **file_sizes(src, Path(written)), **({"preview": str(sheet)} if sheet else {})}
             print(json.dumps(record), flush=True)
         else:
             weak = "  WEAK: protection fell short after JPEG 85, try --intensity high" if m["weak"] else ""
             print(f"{src} -> {written}  ratio {m['latent_ratio']:.3f} (JPEG85 {m['latent_ratio_jpeg85']:.3f})  "
-                  f"PSNR {m['psnr']:.1f} dB  SSIM {m['ssim']:.3f}  {m['seconds']:.1f}s{weak}", flush=True)
+                  f"PSNR {m['psnr']:.1f} dB  SSIM {m['ssim']:.3f}  {m['seconds']:.1f}s{weak}"
+                  + (f"  preview {sheet}" if sheet else ""), flush=True)
     return 1 if failures else 0

@@ -153,7 +153,18 @@ def tray_actions(settings: Settings, app: web.Application, port: int, quit) -> "
         quit=quit,
         to_post=layout.to_post,
         ready=layout.ready,
+        open_dashboard=lambda: open_dashboard(app, port),
     )
+
+
+def open_dashboard(app: web.Application, port: int) -> None:
+    """The tray's "Open Shade": the dashboard in the browser, through a one-time login link."""
+    import webbrowser
+
+    from .dashboard.pages import login_url
+    from .keys import SESSIONS
+
+    webbrowser.open(login_url(app[SESSIONS], f"{HOST}:{port}"))
 
 
 def _start_tray(settings: Settings, app: web.Application, port: int, loop: asyncio.AbstractEventLoop,

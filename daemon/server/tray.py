@@ -1,6 +1,6 @@
 """The tray icon: its picture and tooltip show idle / working (with progress) / paused /
-error; the menu has a status line, open to-post, open ready, pause/resume, copy pairing
-code and quit.
+error; the menu has a status line, open Shade (the dashboard), open to-post, open ready,
+pause/resume, copy pairing code and quit.
 
 pystray is imported lazily (importing it with no display raises). With no display, or
 no usable backend, the daemon runs without a tray and says so once in its log.
@@ -120,6 +120,7 @@ class TrayActions:
     ready: Path
     open_path: Callable[[Path], None] = open_path
     copy: Callable[[str], bool] = copy_to_clipboard
+    open_dashboard: Optional[Callable[[], None]] = None     # a one-time login link in the browser
 
 
 class TrayController:
@@ -150,6 +151,10 @@ class TrayController:
         else:
             self._notify(f"Pairing code (no clipboard tool found): {code}")
 
+    def open_dashboard(self, icon: Any = None, item: Any = None) -> None:
+        if self.actions.open_dashboard is not None:
+            self.actions.open_dashboard()
+
     def quit(self, icon: Any = None, item: Any = None) -> None:
         self.actions.quit()
 
@@ -164,6 +169,8 @@ class TrayController:
         return pystray.Menu(
             Item(self._status_text, None, enabled=False),
             pystray.Menu.SEPARATOR,
+            Item("Open Shade", self.open_dashboard, default=True,
+                 visible=self.actions.open_dashboard is not None),
             Item("Open to-post folder", lambda icon, item: self.actions.open_path(self.actions.to_post)),
             Item("Open ready folder", lambda icon, item: self.actions.open_path(self.actions.ready)),
             Item(self._pause_text, self.toggle_pause),

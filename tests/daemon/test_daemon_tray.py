@@ -63,7 +63,7 @@ def test_states_pictures_and_tooltips():
     assert draw_icon(more).tobytes() != pictures[1]          # the ring shows progress
 
 
-async def test_menu_drives_the_daemon(make_client, pystray_dummy, tmp_path):
+async def test_menu_drives_the_daemon(make_client, pystray_dummy, tmp_path, monkeypatch):
     pystray, RecordingIcon = pystray_dummy
     client, token, app = await make_client(steps=4000)
     settings = app[SERVICE].settings
@@ -78,9 +78,22 @@ async def test_menu_drives_the_daemon(make_client, pystray_dummy, tmp_path):
 
     items = [i for i in icon.menu.items if i is not pystray.Menu.SEPARATOR]
     texts = [i.text for i in items]
-    assert texts[1:] == ["Open to-post folder", "Open ready folder", "Pause", "Copy pairing code", "Quit Shade"]
+    assert texts[1:] == ["Open Shade", "Open to-post folder", "Open ready folder", "Pause", "Copy pairing code",
+                         "Quit Shade"]
     assert not items[0].enabled and texts[0].startswith(("Idle", "Starting"))
     by_text = {t: i for t, i in zip(texts, items)}
+
+    # "Open Shade" opens the dashboard through a one-time login link that logs the browser in.
+    import webbrowser
+
+    links: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: links.append(url) or True)
+    by_text["Open Shade"](icon)
+    assert len(links) == 1 and links[0].startswith(f"http://127.0.0.1:{client.port}/app/login?code=")
+    assert token not in links[0]
+    login = links[0][links[0].index("/app/login"):]
+    assert (await client.get(login, allow_redirects=False)).status == 303
+    assert (await client.get(login, allow_redirects=False)).status == 403      # once only
 
     by_text["Open to-post folder"](icon)
     by_text["Open ready folder"](icon)
@@ -99,9 +112,9 @@ async def test_menu_drives_the_daemon(make_client, pystray_dummy, tmp_path):
     # Pause from the menu pauses the real worker; the item then reads Resume.
     by_text["Pause"](icon)
     assert app[SERVICE].worker.paused and tray.state.kind == "paused"
-    assert icon.title.startswith("Shade: paused") and items[3].text == "Resume"
-    items[3](icon)
-    assert not app[SERVICE].worker.paused and items[3].text == "Pause"
+    assert icon.title.startswith("Shade: paused") and items[4].text == "Resume"
+    items[4](icon)
+    assert not app[SERVICE].worker.paused and items[4].text == "Pause"
 
     by_text["Quit Shade"](icon)
     assert quits == [True]

@@ -221,3 +221,20 @@ def test_history_survives_a_daemon_restart_and_can_be_cleared(chromium, make_env
     finally:
         ctx.close()
         again.stop()
+
+
+def test_shade_open_gives_a_link_that_logs_the_browser_in_once(chromium, daemon, daemon_env):
+    from shadetest import run_shade
+
+    res = run_shade(["open", "history", "--print"], daemon_env, timeout=60)
+    assert res.returncode == 0, res.stderr
+    url = res.stdout.strip()
+    assert url.startswith(f"{daemon.url}/app/login?code=") and daemon.token not in url
+    ctx = chromium.new_context()
+    try:
+        page = ctx.new_page()
+        assert page.goto(url).ok and page.url == f"{daemon.url}/app/#history"
+        page.wait_for_selector("#view-history:not([hidden])")
+        assert ctx.new_page().goto(url).status == 403
+    finally:
+        ctx.close()
