@@ -2,7 +2,8 @@
 // All traffic to the Shade daemon goes through here.
 import "./shared/common.js";
 import { ext } from "./lib/browser.js";
-import { createMenus, handleContextMenuClick, MENU_ID } from "./lib/contextmenu.js";
+import { createMenus, handleContextMenuClick, MENU_ID, CHECK_MENU_ID } from "./lib/contextmenu.js";
+import { handleCheckPostedClick, openDashboard } from "./lib/audit.js";
 import { handleUploadPort, senderEnabled, frameReachable, PORT_NAME } from "./lib/uploads.js";
 import { handleControl, fromExtensionPage, statusReport, pairNative, pairWithCode } from "./lib/control.js";
 import { syncRegistration } from "./lib/registration.js";
@@ -17,6 +18,7 @@ ext.runtime.onStartup.addListener(() => {
 
 ext.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU_ID) handleContextMenuClick(info, tab);
+  else if (info.menuItemId === CHECK_MENU_ID) handleCheckPostedClick(info, tab);
 });
 
 ext.runtime.onConnect.addListener((port) => {
@@ -55,4 +57,4 @@ ext.permissions.onRemoved?.addListener(() => {
 
 // Handles for tests and support (DevTools console of the background):
 // `shade.handleContextMenuClick(info, tab)` etc.
-globalThis.shade = { handleContextMenuClick, syncRegistration, statusReport, pairNative, pairWithCode, handleControl };
+globalThis.shade = { handleContextMenuClick, handleCheckPostedClick, openDashboard, syncRegistration, statusReport, pairNative, pairWithCode, handleControl };

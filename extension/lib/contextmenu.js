@@ -9,6 +9,7 @@ import { copyImage } from "./clipboard.js";
 import * as feedback from "./feedback.js";
 
 export const MENU_ID = "shade-before-upload";
+export const CHECK_MENU_ID = "shade-check-posted";
 
 /** The saved file's base name: the URL's file name; for a blob: URL (no name of its own) the
  * image's label or the page's title, else "image-<date>-<time>". */
@@ -25,13 +26,14 @@ export function sourceBaseName(url, blob) {
 export async function createMenus() {
   await ext.contextMenus.removeAll();
   ext.contextMenus.create({ id: MENU_ID, title: "Shade before upload", contexts: ["image"] });
+  ext.contextMenus.create({ id: CHECK_MENU_ID, title: "Check this posted image", contexts: ["image"] });
 }
 
 /**
  * Ask for read access to a cross-origin image's host. Must start while the
  * click's user gesture is live, so it is called before any await.
  */
-function requestImageAccess(info) {
+export function requestImageAccess(info) {
   const src = originOf(info.srcUrl || "");
   const page = originOf(info.frameUrl || info.pageUrl || "");
   if (!src || src === page || !ext.permissions) return Promise.resolve(false);

@@ -9,6 +9,7 @@ import { getSettings, setSettings, cleanDefaults, checkDefaults } from "./settin
 import { currentClient } from "./jobs.js";
 import { syncRegistration, injectIntoTab } from "./registration.js";
 import * as feedback from "./feedback.js";
+import { openDashboard } from "./audit.js";
 
 /** Connection and queue state for the popup. */
 export async function statusReport() {
@@ -116,6 +117,10 @@ export async function handleControl(msg) {
         const { client } = await currentClient();
         await (msg.type === "pause" ? client.pause() : client.resume());
         return { ok: true };
+      }
+      case "open-dashboard": {
+        const opened = await openDashboard(msg.view);
+        return { ok: true, url: opened.url };
       }
       case "settings": return { ok: true, settings: redact(await getSettings()) };
       case "set-defaults": return await setDefaults(msg.defaults);

@@ -54,6 +54,19 @@ export class DaemonClient {
   deleteStyle(name) { return this.json(`/v1/styles/${encodeURIComponent(name)}`, { method: "DELETE" }); }
   resume() { return this.json("/v1/resume", { method: "POST" }); }
 
+  /** A one-time login link to the app's dashboard (optionally at a view and item); {url, expires_in}. */
+  dashboardLink(view, item) {
+    const body = JSON.stringify({ ...(view ? { view } : {}), ...(item ? { item } : {}) });
+    return this.json("/v1/dashboard/link", { method: "POST", body, headers: { "Content-Type": "application/json" } });
+  }
+
+  /** Audit a posted copy: the app finds its original in the history; resolves with the report. */
+  audit(blob, filename) {
+    const form = new FormData();
+    form.append("posted", blob, filename || "posted");
+    return this.json("/v1/audits", { method: "POST", body: form });
+  }
+
   async cancel(id) {
     await this.request(`/v1/jobs/${encodeURIComponent(id)}`, { method: "DELETE" });
   }

@@ -82,6 +82,11 @@ async function init() {
   });
   $("#pause").addEventListener("click", async () => { await ask({ type: $("#pause").dataset.action }); refresh(); });
   $("#open-options").addEventListener("click", () => ext.runtime.openOptionsPage());
+  $("#open-dashboard").addEventListener("click", async () => {
+    const out = await ask({ type: "open-dashboard" });
+    if (out && out.ok) window.close();
+    else $("#popup-message").textContent = (out && out.error && out.error.message) || "Shade could not open its dashboard.";
+  });
   await refresh();
   setInterval(refresh, 1500);
 }

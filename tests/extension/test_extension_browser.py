@@ -382,3 +382,53 @@ def test_cancel_during_shading_sends_nothing_and_cancels_the_job(shade_on, daemo
         page.close()
     finally:
         daemon.request("POST", "/v1/resume")
+
+
+def test_check_this_posted_image_finds_the_original_and_opens_the_report(shade_on, daemon, public_site, site_root,
+                                                                         images):
+    """Right-click "Check this posted image" on the copy a site serves (here half size, JPEG 80)."""
+    from shadetest.dashboard import half_jpeg
+
+    job = daemon.upload(images["art"].read_bytes(), "art.png")
+    daemon.wait_job(job, lambda j: j["status"] == "done", timeout=180)
+    status, shaded = daemon.request("GET", f"/v1/jobs/{job}/result")
+    (site_root / "posted.jpg").write_bytes(half_jpeg(shaded, 80))
+    open_page(shade_on, public_site)
+    with shade_on.context.expect_page() as opened:
+        out = shade_on.evaluate("""async (origin) => {
+        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        return shade.handleCheckPostedClick(
+            { menuItemId: "shade-check-posted", srcUrl: origin + "/posted.jpg", pageUrl: origin + "/upload.html", frameId: 0 },
+            tab);
+    }""", public_site.origin)
+    assert out["ok"], out
+    assert out["dashboard"] and out["dashboard"]["url"].startswith(f"{daemon.url}/app/login?code="), out
+    assert out["entry"] == "art.png" and out["survived"] in ("yes", "weakened", "no")
+    assert out["platform"]["jpeg_quality"] == 80 and out["platform"]["width"] == 60
+    status, audit = daemon.request("GET", f"/v1/audits/{out['auditId']}")
+    art_jobs = {j["id"] for j in daemon.jobs() if j["filename"] == "art.png" and j["status"] == "done"}
+    assert status == 200 and audit["entry_id"] in art_jobs
+    # The dashboard opened on the report, logged in through a one-time link.
+    dash = opened.value
+    dash.wait_for_url(f"{daemon.url}/app/#audit/{out['auditId']}")
+    dash.wait_for_selector("#audit-verdict")
+    assert dash.text_content("#audit-match").startswith("art.png")
+    dash.close()
+
+
+def test_popup_open_shade_opens_the_dashboard_logged_in(shade_on, daemon):
+    from shadetest import wait_until
+
+    popup = shade_on.context.new_page()
+    popup.goto(f"{EXT_ORIGIN}/popup/popup.html")
+    wait_until(lambda: popup.evaluate("() => document.querySelector('#state').textContent !== 'Checking…'"), 30, 0.1,
+               "the popup's status")
+    with shade_on.context.expect_page() as opened:
+        popup.click("#open-dashboard")
+    dash = opened.value
+    dash.wait_for_url(f"{daemon.url}/app/")                 # the one-time link spent, its code gone
+    dash.wait_for_selector("#view-queue:not([hidden])")
+    assert any(c["name"] == "shade_session" and c["httpOnly"] for c in shade_on.context.cookies(daemon.url))
+    dash.close()
+    if not popup.is_closed():
+        popup.close()

@@ -65,7 +65,7 @@ async def login(request: web.Request) -> web.Response:
     view = request.query.get("view", "")
     item = request.query.get("item", "")
     fragment = f"#{view}" + (f"/{item}" if item.isalnum() else "") if view in VIEWS else ""
-    response = web.Response(status=303, headers={"Location": f"/app/{fragment}", **PAGE_HEADERS})
+    response = web.Response(status=303, headers={"Location": f"/app/{fragment}", "Referrer-Policy": "no-referrer"})
     response.set_cookie(COOKIE, value, httponly=True, samesite="Strict", path="/",
                         max_age=int(sessions.session_seconds))
     return response
