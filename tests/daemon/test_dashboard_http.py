@@ -13,6 +13,7 @@ from http.cookies import SimpleCookie
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from shadetest import auth, image_bytes, upload, wait_job
@@ -272,3 +273,35 @@ async def test_settings_view_is_shade_configs_rows_with_checks(make_client):
     checks = {c["check"]: c for c in data["checks"]}
     assert checks["target"]["ok"] is False and "unicorn" in checks["target"]["problem"]
     assert checks["encoders"]["ok"] is True and checks["device"]["ok"] is True
+
+
+@pytest.mark.weights
+async def test_what_the_model_sees_is_the_taef2_decoders_reconstruction(make_client, model_dir, anchor_dir):
+    """With the real weights: the preview's model view is taef2's decoder applied to taef2's
+    latent of the shaded file (both rebuilt here from the published state dicts)."""
+    from shadetest.dashboard import trainer_input
+    from shading.taesd import load_state, make_decoder, make_encoder
+
+    client, token, app = await make_client(model_dir=str(model_dir))
+    from skimage import data
+
+    picture = np.asarray(Image.fromarray(data.astronaut()).resize((128, 128)))
+    buf = io.BytesIO()
+    Image.fromarray(picture).save(buf, "PNG")
+    job = await wait_job(client, token, (await (await upload(client, token, buf.getvalue())).json())["id"], 240)
+    assert job["status"] == "done" and job["measurements"]["encoders"] == ["taef2"], job
+    p = await (await client.get(f"/v1/jobs/{job['id']}/preview", headers=auth(token))).json()
+    assert p["decoder"] == "taef2"
+    seen = rgb_of(await (await client.get(p["images"]["model-shaded"], headers=auth(token))).read())
+    seen_original = rgb_of(await (await client.get(p["images"]["model-original"], headers=auth(token))).read())
+    shaded = rgb_of(await (await client.get(job["result_url"], headers=auth(token))).read())
+    encoder = load_state(make_encoder(32, True), str(model_dir / "taef2" / "taef2_encoder.pth")).eval()
+    decoder = load_state(make_decoder(32, True), str(model_dir / "taef2" / "taef2_decoder.pth")).eval()
+    with torch.no_grad():
+        mine = decoder(encoder(trainer_input(shaded, 64))).clamp(0, 1)[0].mul(255).round().byte().permute(1, 2, 0)
+    assert seen.shape == tuple(mine.shape)
+    assert np.abs(seen.astype(int) - mine.numpy().astype(int)).max() <= 2
+    # A trained decoder reconstructs the picture (a random one would not): close to the view itself.
+    view = (trainer_input(picture, 64)[0].permute(1, 2, 0).numpy() * 255).round()
+    mse = float(((seen_original.astype(float) - view) ** 2).mean())
+    assert 10 * np.log10(255 ** 2 / mse) > 18

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..jobs import display_folder
-from ..store import DONE, Job, JobStore
+from ..store import DONE, Job, JobStore, _finite
 
 log = logging.getLogger("shade.daemon")
 
@@ -211,7 +211,7 @@ class History:
         with self._lock:
             self._db.execute("INSERT INTO audits (id, entry_id, created_at, filename, report, thumbnail)"
                              " VALUES (?,?,?,?,?,?)",
-                             (audit_id, entry_id, time.time(), filename, json.dumps(report, allow_nan=False), thumb))
+                             (audit_id, entry_id, time.time(), filename, json.dumps(_finite(report), allow_nan=False), thumb))
         return audit_id
 
     def audits(self, entry_id: Optional[str] = None, limit: int = 100) -> list[dict[str, Any]]:
