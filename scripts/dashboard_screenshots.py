@@ -69,7 +69,7 @@ def main(paintings: Path, models: Path) -> int:
             page.wait_for_selector("#verdict-strength", timeout=600000)
             wait_until(lambda: page.evaluate("() => [...document.querySelectorAll('#view-preview img')]"
                                              ".every(i => i.complete && i.naturalWidth > 0)"), 120, 0.2, "images")
-            page.screenshot(path=str(OUT / "preview.png"), full_page=True)
+            page.screenshot(path=str(OUT / "preview.jpg"), full_page=True, type="jpeg", quality=85)
             status, shaded = daemon.request("GET", f"/v1/jobs/{first}/result")
             page.goto(f"{daemon.url}/app/#audit")
             page.set_input_files("#audit-file", files=[{"name": "woman-with-hat-as-posted.jpg",
@@ -84,7 +84,7 @@ def main(paintings: Path, models: Path) -> int:
             browser.close()
     finally:
         daemon.stop()
-    print(f"wrote {', '.join(sorted(p.name for p in OUT.glob('*.png')))} in {OUT}")
+    print(f"wrote {', '.join(sorted(p.name for p in OUT.iterdir()))} in {OUT}")
     return 0
 
 
