@@ -166,6 +166,7 @@ class Shader:
         self.views = list(views)
         self.settings = settings
         self.eot = eot
+        self.generator = generator
         self.simulator = PostingSimulator(generator)
         self.u = torch.randn(x.shape, generator=generator).to(x.device)
         with torch.no_grad():   # per view and encoder: the starting distance, so all weigh alike
@@ -247,9 +248,47 @@ class Shader:
             loss = loss + self.eot * self._pass(view, scales, view.look(posting.op(uploaded)), posting.shift)
         return loss
 
-    def run(self, steps: int, on_step: Optional[StepCallback] = None) -> None:
+    def state_dict(self) -> dict:
+        """Everything the rest of a run depends on, on the CPU: the pattern, the scale and
+        visibility, the step count, the per-view loss weights, the random stream of the
+        simulated postings, and the visibility direction when the next step reuses it."""
         s = self.settings
-        for i in range(steps):
+        keep_away = self._away is not None and self.steps_done % s.visibility_every != 0
+        return {
+            "u": self.u.detach().float().cpu().clone(),
+            "scale": float(self.scale), "visibility": float(self.visibility), "steps_done": int(self.steps_done),
+            "scales": [[float(v) for v in row] for row in self.scales],
+            "generator": self.generator.get_state().clone(),
+            "away": self._away.detach().float().cpu().clone() if keep_away else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from ``state_dict()``'s state; raises ValueError when it does not fit
+        this image and these views (nothing is changed then)."""
+        u, away, gen = state["u"], state["away"], state["generator"]
+        if not isinstance(u, torch.Tensor) or tuple(u.shape) != tuple(self.x.shape) or not u.is_floating_point():
+            raise ValueError(f"the pattern is {getattr(u, 'shape', type(u).__name__)}, this image needs "
+                             f"{tuple(self.x.shape)}")
+        if away is not None and (not isinstance(away, torch.Tensor) or tuple(away.shape) != tuple(self.x.shape)):
+            raise ValueError("the visibility direction does not fit this image")
+        scales = [[float(v) for v in row] for row in state["scales"]]
+        if [len(row) for row in scales] != [len(row) for row in self.scales]:
+            raise ValueError("the per-view weights do not fit these views and encoders")
+        steps_done, scale, seen = int(state["steps_done"]), float(state["scale"]), float(state["visibility"])
+        if steps_done < 0 or not (math.isfinite(scale) and scale > 0):
+            raise ValueError(f"not a state a run reaches (step {steps_done}, scale {scale})")
+        if not isinstance(gen, torch.Tensor) or gen.dtype != torch.uint8:
+            raise ValueError("the random stream's state is not a byte tensor")
+        self.generator.set_state(gen.clone())
+        self.u = u.to(self.x.device, torch.float32).clone()
+        self._away = away.to(self.x.device, torch.float32).clone() if away is not None else None
+        self.scales, self.steps_done, self.scale, self.visibility = scales, steps_done, scale, seen
+
+    def run(self, steps: int, on_step: Optional[StepCallback] = None, first: int = 0) -> None:
+        """``steps`` steps on a cosine schedule; ``first``: how many of them a run resumed
+        from ``state_dict()`` already did (the schedule continues where it was)."""
+        s = self.settings
+        for i in range(first, steps):
             lr = s.lr * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
             u = self.u.requires_grad_(True)
             loss = self._loss(u)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .attack import AttackSettings, Shader, interleave, perturbation, tiled_views, trainer_views
+from .checkpoint import Checkpoint, Resumption
 from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
 from .imageio import LoadedImage, _save_kwargs, compose, decode_rgb, encode, load_image
 from .mask import masking_map
@@ -76,13 +77,16 @@ def _written_jpeg(loaded: LoadedImage) -> Optional[tuple[int, bool]]:
 
 
 def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
-            progress: Optional[ProgressCallback] = None) -> ProtectResult:
+            progress: Optional[ProgressCallback] = None, checkpoint: Optional[Checkpoint] = None) -> ProtectResult:
     """Shade ``image`` (a path, encoded bytes or a PIL image) as ``options`` ask.
 
     The written file keeps the intensity's visibility (SSIMULACRA2 against the original,
     measured on the encoded file), and every figure reported is measured on that file.
     ``progress(step, total, stage)`` is called as work advances; it may raise
-    ``shading.Cancelled`` to stop. Raises ``ShadeError`` subclasses on bad input."""
+    ``shading.Cancelled`` to stop. Raises ``ShadeError`` subclasses on bad input.
+    ``checkpoint`` (see ``shading.checkpoint``): where the optimizer's state is saved every
+    few steps, and resumed from when it belongs to this image, these options and this seed
+    (give ``options.seed``); measurements' ``resumed_from_step`` says where (0: from the start)."""
     options = options or ProtectOptions()
     options.validate()
     report = progress or _noop
@@ -127,7 +131,12 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded))
     shader = Shader(x_work, mask, encoders, views, settings, generator,
                     eot=options.eot_weight, dtype=optimizer_dtype(device, options.precision))
-    shader.run(steps, on_step=lambda k: report(k, total, "optimize"))
+    resume = Resumption(checkpoint, shader, steps, (      # what the run depends on, for its fingerprint
+        loaded.rgb, anchor_rgb, style_rgb, label, options.mode, names, settings, options.eot_weight,
+        shader.dtype, [(v.shape, v.top, v.left, v.size) for v in views], steps, seed))
+    if resume.restore():
+        report(resume.from_step, total, "optimize")
+    shader.run(steps, on_step=resume.saving(lambda k: report(k, total, "optimize")), first=resume.from_step)
 
     render = FullRender(loaded, x_full, mask.cpu() if work_hw == full_hw else masking_map(x_full), cap,
                         shader.settings.grain_cap)
@@ -151,6 +160,7 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         "intensity": options.intensity, "quality": options.quality, "visibility_target": target,
         "encoders": list(names), "device": device, "seed": seed,
         "steps": shader.steps_done, "encoder_evaluations": shader.steps_done * len(encoders),
+        "resumed_from_step": resume.from_step,
         "seconds": round(time.perf_counter() - started, 3),
         **seen,
         "psnr": round(psnr(loaded.rgb, rgb), 3), "ssim": round(ssim(loaded.rgb, rgb), 5),

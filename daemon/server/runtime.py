@@ -54,6 +54,11 @@ def setup_logging(paths: Paths) -> None:
         logger.addHandler(fh)
     except OSError as exc:
         logger.warning("cannot write the log file in %s: %s", paths.log_dir, exc)
+    core = logging.getLogger("shading")     # the core's own lines: a checkpoint resumed from, or ignored
+    core.setLevel(logging.INFO)
+    core.propagate = False
+    for handler in logger.handlers:
+        core.addHandler(handler)
 
 
 def run(settings: Settings, paths: Paths, *, port: Optional[int] = None, tray: bool = True,

@@ -79,7 +79,8 @@ def job_options(fields: dict[str, str], settings: Settings, *, has_anchor: bool,
     return opts
 
 
-def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optional[Path], style: Optional[Path]):
+def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optional[Path], style: Optional[Path],
+                    seed: Optional[int] = None):
     from shading import ProtectOptions
     from shading.targets import resolve_style
 
@@ -90,7 +91,7 @@ def protect_options(opts: dict[str, Any], settings: Settings, *, anchor: Optiona
         mode=opts["mode"], target=opts.get("target"), anchor=anchor, style_image=style,
         intensity=opts["intensity"], quality=opts["quality"], encoders=settings.encoders,
         device=settings.device, model_dirs=settings.model_dirs, anchor_dirs=settings.anchor_dirs,
-        max_pixels=settings.max_pixels, view_size=settings.view_size, steps=settings.steps or None,
+        max_pixels=settings.max_pixels, view_size=settings.view_size, steps=settings.steps or None, seed=seed,
     )
 
 
@@ -120,10 +121,11 @@ def preload(settings: Settings) -> dict[str, Any]:
     return {"device": device, "encoders": list(names)}
 
 
-def protect(input_path: Path, options: Any, progress: Callable[[int, int, str], None]):
+def protect(input_path: Path, options: Any, progress: Callable[[int, int, str], None], checkpoint: Any = None):
+    """``checkpoint``: a ``shading.checkpoint.Checkpoint`` the run saves into and resumes from."""
     import shading
 
-    return shading.protect(input_path, options, progress=progress)
+    return shading.protect(input_path, options, progress=progress, checkpoint=checkpoint)
 
 
 def cancelled_error() -> type[BaseException]:

@@ -27,6 +27,7 @@ PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600     # unposted art and its queue: for t
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 FINAL_STATES = (DONE, FAILED, CANCELLED)
 MAX_CRASHES = 3
+CHECKPOINT_FILE = "checkpoint.pt"            # the optimizer's state while the job is unfinished (resume.py)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -143,6 +144,16 @@ class JobStore:
     def path_of(self, job: Job, name: Optional[str]) -> Optional[Path]:
         return self.job_dir(job.id) / name if name else None
 
+    def checkpoint_path(self, job_id: str) -> Path:
+        return self.job_dir(job_id) / CHECKPOINT_FILE
+
+    def _drop_checkpoint(self, job_id: str) -> None:
+        """A job that ended keeps no optimizer state (it would only be unposted art's traces)."""
+        try:
+            self.checkpoint_path(job_id).unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove the checkpoint of job %s", job_id, exc_info=True)
+
     def _one(self, sql: str, args: tuple = ()) -> Optional[Job]:
         with self._lock:
             row = self._db.execute(sql, args).fetchone()
@@ -233,6 +244,7 @@ class JobStore:
         with self._lock:
             self._db.execute(f"UPDATE jobs SET status = ?, finished_at = ?, {sets} WHERE id = ?",
                              (status, time.time(), *cols.values(), job_id))
+        self._drop_checkpoint(job_id)
         job = self.get(job_id)
         assert job is not None
         return job
@@ -249,11 +261,13 @@ class JobStore:
         MAX_CRASHES times while running the same one (then it fails, with its input kept).
         Returns how many were queued again."""
         with self._lock:
-            self._db.execute(
+            given_up = self._db.execute(
                 "UPDATE jobs SET status = ?, finished_at = ?, error_code = 'crashed', error_message = ?"
-                " WHERE status = ? AND attempts >= ?",
+                " WHERE status = ? AND attempts >= ? RETURNING id",
                 (FAILED, time.time(), f"the daemon stopped unexpectedly {MAX_CRASHES} times while shading this "
-                 "image; it was given up (see the daemon log)", RUNNING, MAX_CRASHES))
+                 "image; it was given up (see the daemon log)", RUNNING, MAX_CRASHES)).fetchall()
+            for (job_id,) in given_up:
+                self._drop_checkpoint(job_id)
             cur = self._db.execute("UPDATE jobs SET status = ?, step = 0, total = 0, stage = NULL, started_at = NULL"
                                    " WHERE status = ?", (QUEUED, RUNNING))
             return cur.rowcount
@@ -270,12 +284,15 @@ class JobStore:
                 leftover.unlink(missing_ok=True)
             removed += 1
         with self._lock:
-            known = {row[0] for row in self._db.execute("SELECT id FROM jobs")}
+            known = {row[0]: row[1] for row in self._db.execute("SELECT id, status FROM jobs")}
         for jdir in self.jobs_dir.iterdir():
             if jdir.name not in known:
                 shutil.rmtree(jdir, ignore_errors=True) if jdir.is_dir() else jdir.unlink(missing_ok=True)
                 removed += 1
                 continue
+            if known[jdir.name] in FINAL_STATES and (jdir / CHECKPOINT_FILE).exists():
+                (jdir / CHECKPOINT_FILE).unlink(missing_ok=True)     # the job ended just before a crash
+                removed += 1
             for tmp in jdir.glob(".shade-*"):
                 tmp.unlink(missing_ok=True)
                 removed += 1
@@ -288,7 +305,10 @@ class JobStore:
             cur = self._db.execute("UPDATE jobs SET status = ?, finished_at = ?, error_code = 'cancelled',"
                                    " error_message = 'cancelled by request' WHERE id = ? AND status = ?",
                                    (CANCELLED, time.time(), job_id, QUEUED))
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+        self._drop_checkpoint(job_id)       # a job queued again after a crash may have one
+        return True
 
     def update_folder(self, job_id: str, folder: dict[str, Any]) -> None:
         with self._lock:

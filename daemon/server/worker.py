@@ -8,7 +8,9 @@ goes back to the queue the moment the stop is asked for (so a kill that follows 
 is not counted as a crash of that job), and the daemon waits for the worker at most
 ``STOP_WAIT`` seconds: some stages of the core (the final render and self-check) do not
 report progress, and the thread, a daemon thread, is then simply left to die with the
-process; what it would write afterwards is dropped.
+process; what it would write afterwards is dropped. Each job runs with its own fixed seed
+and a checkpoint file (resume.py), so a job queued again after a crash or a stop resumes
+from the optimizer's last saved state rather than step 0.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..config import Settings
 from . import shader
 from .errors import job_error_fields
 from .hub import EventHub
+from .resume import FileCheckpoint, job_seed
 from .store import QUEUED, Job, JobStore
 
 log = logging.getLogger("shade.daemon")
@@ -200,10 +203,13 @@ class ShadingWorker:
         try:
             shader.check_device(self.settings)
             jdir = self.store.job_dir(job.id)
+            # The job's own seed and checkpoint: a run cut short by a crash or a stop resumes
+            # from the optimizer's last saved state (the store removes it when the job ends).
             opts = shader.protect_options(job.options, self.settings,
                                           anchor=self.store.path_of(job, job.anchor_file),
-                                          style=self.store.path_of(job, job.style_file))
-            result = shader.protect(jdir / job.input_file, opts, self._progress(job))
+                                          style=self.store.path_of(job, job.style_file), seed=job_seed(job.id))
+            result = shader.protect(jdir / job.input_file, opts, self._progress(job),
+                                    checkpoint=FileCheckpoint(self.store.checkpoint_path(job.id)))
             with self._cond:
                 if self._stopping:      # finished after the stop was asked for: it is queued again
                     raise Cancelled("the daemon is stopping; the job goes back to the queue")
