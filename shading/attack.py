@@ -33,7 +33,7 @@ from typing import Callable, Optional, Sequence
 import torch
 
 from .mask import blur, luma
-from .perceptual import fit_scale, ssimulacra2
+from .perceptual import Reference, fit_scale
 from .precision import autocast
 from .transforms import PostingSimulator, jpeg
 from .views import resize
@@ -172,6 +172,7 @@ class Shader:
         with torch.no_grad():   # per view and encoder: the starting distance, so all weigh alike
             self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
                             for enc, z in zip(self.encoders, view.targets)] for view in self.views]
+        self.reference = Reference(x)      # the original's side of SSIMULACRA2, computed once
         self.steps_done = 0
         self.scale = settings.start_rms
         self.visibility = float("nan")
@@ -215,7 +216,7 @@ class Shader:
 
         def score_at(a: float) -> float:
             shaded = self._written((self.x + self._delta(self.u, a)).clamp(0, 1))
-            return float(ssimulacra2(self.x, shaded, torch.float32)[0])
+            return self.reference.score(shaded)
         self.scale, self.visibility = fit_scale(score_at, target, self.scale, tolerance=0.5, max_evals=max_evals)
 
     def _visibility_grad(self) -> torch.Tensor:
@@ -223,8 +224,10 @@ class Shader:
         direction in which the same energy would show more."""
         u = self.u.detach().requires_grad_(True)
         shaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
-        deficit = 100 - ssimulacra2(self.x, shaded, torch.float32)[0]
-        (g,) = torch.autograd.grad(deficit, u)
+        # The metric's own graph at the working size would take ~1.4 GB: it is followed
+        # back window by window (``perceptual.Reference``), then on through the pattern.
+        _, toward = self.reference.score_and_gradient(shaded.detach())
+        (g,) = torch.autograd.grad(shaded, u, grad_outputs=-toward)
         return g / _rms(g).clamp_min(1e-12)
 
     def _pass(self, view: TrainerView, scales: list[float], shaded: torch.Tensor, transform) -> torch.Tensor:
@@ -236,17 +239,21 @@ class Shader:
             loss = loss + (latent.float() - zt).pow(2).mean() / scale
         return loss / len(self.encoders)
 
-    def _loss(self, u: torch.Tensor) -> torch.Tensor:
+    def _gradient(self, u: torch.Tensor) -> torch.Tensor:
+        """The loss's gradient with respect to ``u`` at this step's view. The clean and the
+        transformed pass are each followed back on their own as far as the uploaded image,
+        so only one encoder graph is alive at a time; then once through the pattern."""
         v = self.steps_done % len(self.views)
         view, scales = self.views[v], self.scales[v]
         uploaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
-        loss = 0.0
+        seen = uploaded.detach().requires_grad_(True)
         if self.eot < 1:
-            loss = (1 - self.eot) * self._pass(view, scales, view.look(uploaded), lambda x, z: (x, z))
+            ((1 - self.eot) * self._pass(view, scales, view.look(seen), lambda x, z: (x, z))).backward()
         if self.eot > 0:
             posting = self.simulator.sample()
-            loss = loss + self.eot * self._pass(view, scales, view.look(posting.op(uploaded)), posting.shift)
-        return loss
+            (self.eot * self._pass(view, scales, view.look(posting.op(seen)), posting.shift)).backward()
+        (grad,) = torch.autograd.grad(uploaded, u, grad_outputs=seen.grad)
+        return grad
 
     def state_dict(self) -> dict:
         """Everything the rest of a run depends on, on the CPU: the pattern, the scale and
@@ -291,8 +298,7 @@ class Shader:
         for i in range(first, steps):
             lr = s.lr * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
             u = self.u.requires_grad_(True)
-            loss = self._loss(u)
-            (grad,) = torch.autograd.grad(loss, u)
+            grad = self._gradient(u)
             if s.visibility_weight > 0:
                 if self._away is None or self.steps_done % s.visibility_every == 0:
                     self._away = self._visibility_grad()

@@ -18,16 +18,38 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .mask import smooth_and_textured
-from .perceptual import lowpass_rms_255, score_arrays
+from .perceptual import lowpass_power, score_arrays
+from .strips import strip_rows, windows
 from .views import to_tensor, trainer_crop, view_shape
 
 
+# Every figure here is a sum over the image taken strip by strip (``shading.strips``):
+# the same as in one piece, with the memory of a strip even for a 50 MP file.
+def _diff_rows(a: np.ndarray, b: np.ndarray, rows: slice) -> np.ndarray:
+    return b[rows].astype(np.float64) - a[rows].astype(np.float64)
+
+
+def _row_strips(a: np.ndarray, halo: int = 0):
+    return windows(a.shape[0], strip_rows(a.shape[1] if a.ndim > 1 else 1), halo)
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    mse = sum(float((_diff_rows(a, b, rows) ** 2).sum()) for rows, _ in _row_strips(a)) / a.size
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
-def _gauss(x: torch.Tensor, sigma: float = 1.5, radius: int = 5) -> torch.Tensor:
+def rms_255(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(sum(float((_diff_rows(a, b, rows) ** 2).sum()) for rows, _ in _row_strips(a)) / a.size))
+
+
+def linf_255(a: np.ndarray, b: np.ndarray) -> float:
+    return max(float(np.abs(_diff_rows(a, b, rows)).max()) for rows, _ in _row_strips(a))
+
+
+_SSIM_RADIUS = 5
+
+
+def _gauss(x: torch.Tensor, sigma: float = 1.5, radius: int = _SSIM_RADIUS) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-t * t / (2 * sigma * sigma))
     k = (k / k.sum()).view(1, 1, 1, -1)
@@ -35,8 +57,8 @@ def _gauss(x: torch.Tensor, sigma: float = 1.5, radius: int = 5) -> torch.Tensor
     return F.conv2d(x, k.transpose(-1, -2))
 
 
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM on luminance with the usual 11x11 Gaussian window (sigma 1.5)."""
+def _ssim_map(a: np.ndarray, b: np.ndarray) -> torch.Tensor:
+    """The SSIM map over the rows and columns the 11 x 11 window fits in (no padding)."""
     def luma(u: np.ndarray) -> torch.Tensor:
         u = u.astype(np.float64)
         y = 0.299 * u[..., 0] + 0.587 * u[..., 1] + 0.114 * u[..., 2] if u.ndim == 3 else u
@@ -45,29 +67,47 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mx, my = _gauss(x), _gauss(y)
     sxx, syy, sxy = _gauss(x * x) - mx * mx, _gauss(y * y) - my * my, _gauss(x * y) - mx * my
-    s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
-    return float(s.mean())
+    return ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
 
 
-def linf_255(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM on luminance with the usual 11x11 Gaussian window (sigma 1.5)."""
+    r = _SSIM_RADIUS
+    total, count = 0.0, 0
+    for read, core in _row_strips(a, r):
+        m = _ssim_map(a[read], b[read])[0, 0]        # rows read.start + r ... of the image
+        first = max(core.start, r) - r                # the core's rows that have a full window
+        last = min(core.stop, read.stop - read.start - r) - r
+        if last > first:
+            total += float(m[first:last].sum())
+            count += (last - first) * m.shape[-1]
+    return total / count if count else float("nan")
+
+
+# How far the smooth/textured judgement reaches (its blurs in a row), rounded up.
+_REGION_REACH = 40
 
 
 def visibility(original: np.ndarray, shaded: np.ndarray) -> dict[str, float]:
     """SSIMULACRA2, the energy on smooth and on textured regions (mean squared change, in
     (/255)^2) and their ratio, and the RMS (/255) of the change blurred at 2 px over the
     smooth regions; for H x W x 3 uint8 arrays of the same size."""
-    smooth, textured = (m.numpy() for m in smooth_and_textured(to_tensor(original)))
-    delta = shaded.astype(np.float64) - original.astype(np.float64)
-    d2 = (delta ** 2).mean(-1)
-    e_smooth = float(d2[smooth].mean()) if smooth.any() else float("nan")
-    e_tex = float(d2[textured].mean()) if textured.any() else float("nan")
+    sums = np.zeros(6)     # smooth: pixels, energy, low-pass power; textured: pixels, energy; all pixels
+    for read, core in _row_strips(original, _REGION_REACH):
+        smooth, textured = (m.numpy()[core] for m in smooth_and_textured(to_tensor(original[read])))
+        delta = _diff_rows(original, shaded, read)
+        d2 = (delta[core] ** 2).mean(-1)
+        low = lowpass_power(delta)[core]
+        sums += (smooth.sum(), d2[smooth].sum(), low[smooth].sum(), textured.sum(), d2[textured].sum(), d2.size)
+    n_smooth, e_smooth, low_smooth, n_tex, e_tex, n = sums
+    e_smooth = e_smooth / n_smooth if n_smooth else float("nan")
+    e_tex = e_tex / n_tex if n_tex else float("nan")
     return {"ssimulacra2": round(score_arrays(original, shaded), 3),
             "energy_smooth": round(e_smooth, 5), "energy_textured": round(e_tex, 5),
             "smooth_textured_ratio": round(e_smooth / e_tex, 5) if e_tex > 0 else float("nan"),
-            "lowpass_smooth_255": round(lowpass_rms_255(delta, smooth), 4),
-            "smooth_fraction": round(float(smooth.mean()), 4),
-            "textured_fraction": round(float(textured.mean()), 4)}
+            "lowpass_smooth_255": round(float(np.sqrt(low_smooth / n_smooth)), 4) if n_smooth else float("nan"),
+            "smooth_fraction": round(float(n_smooth / n), 4),
+            "textured_fraction": round(float(n_tex / n), 4)}
 
 
 # Post-upload transformations measured by the bench, on uint8 H x W x 3 arrays.

@@ -16,6 +16,7 @@ a full-size image is scored in well under a second.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import torch
@@ -73,43 +74,25 @@ def _kernel(sigma: float = 1.5, dtype=torch.float64, device=None) -> tuple[torch
     return k / k.sum(), radius
 
 
-def _symmetric_pad_h(x: torch.Tensor, r: int) -> torch.Tensor:
-    r = min(r, x.shape[-2])
-    return torch.cat([x[..., :r, :].flip(-2), x, x[..., -r:, :].flip(-2)], -2)
+# Scoring goes scale by scale and, within a scale, in strips of rows, each read with a
+# halo of the blur's radius from the source (a tensor or a uint8 array) and averaged down
+# to its scale there: memory stays bounded for a 50 MP file or a gradient, and the sums
+# are those of the whole image, since every core row sees exactly what it would in one piece.
+STRIP_PIXELS = 1 << 18
 
 
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    """Gaussian sigma 1.5: zero padding across the width and mirrored rows across the
-    height, as the reference package does (it works on the transposed image)."""
-    k, r = _kernel(dtype=x.dtype, device=x.device)
-    c = x.shape[1]
-    kw = k.view(1, 1, 1, -1).repeat(c, 1, 1, 1)
-    x = F.conv2d(F.pad(x, (r, r, 0, 0)), kw, groups=c)
-    h = x.shape[-2]
-    if h > r:
-        x = _symmetric_pad_h(x, r)
-        return F.conv2d(x, kw.transpose(-1, -2), groups=c)
-    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), kw.transpose(-1, -2), groups=c)
+def _rows(image, start: int, stop: int, dtype: torch.dtype) -> torch.Tensor:
+    """Rows [start, stop) of ``image`` (1 x 3 x H x W sRGB in [0, 1], or H x W x 3 uint8)
+    in linear light, 1 x 3 x h x W."""
+    if isinstance(image, torch.Tensor):
+        return srgb_to_linear(image[..., start:stop, :].to(dtype))
+    part = torch.from_numpy(np.array(image[start:stop])).permute(2, 0, 1)[None].long()
+    return _linear_table(dtype)[part]          # 8-bit codes: the curve looked up, not computed
 
 
-def _norms(d: torch.Tensor) -> torch.Tensor:
-    """Per channel: the mean and the 4-norm mean over the image, N x C x 2."""
-    l1 = d.mean((-2, -1))
-    l4 = d.pow(4).mean((-2, -1)).clamp_min(1e-30).pow(0.25)
-    return torch.stack([l1, l4], -1)
-
-
-def _scale_terms(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """N x 3 (channels) x 2 (norms) x 3 (ssim error, added detail, lost detail)."""
-    mu1, mu2 = _blur(a), _blur(b)
-    s11, s22, s12 = _blur(a * a), _blur(b * b), _blur(a * b)
-    num_m = 1.0 - (mu1 - mu2) ** 2
-    num_s = 2.0 * (s12 - mu1 * mu2) + _C2
-    den_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
-    err = (1.0 - num_m * num_s / den_s).clamp_min(0)
-    edge = (1.0 + (b - mu2).abs()) / (1.0 + (a - mu1).abs()) - 1.0
-    added, lost = edge.clamp_min(0), (-edge).clamp_min(0)
-    return torch.stack([_norms(err), _norms(added), _norms(lost)], -1)
+def _linear_table(dtype: torch.dtype) -> torch.Tensor:
+    """The 256 8-bit codes in linear light (the curve computed in float64)."""
+    return srgb_to_linear(torch.arange(256, dtype=torch.float64) / 255).to(dtype)
 
 
 def _downsample(x: torch.Tensor) -> torch.Tensor:
@@ -117,39 +100,215 @@ def _downsample(x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, 2, ceil_mode=True, count_include_pad=False)
 
 
-def ssimulacra2(reference: torch.Tensor, distorted: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Score (N,) of ``distorted`` against ``reference``, both N x 3 x H x W sRGB in [0, 1].
-    float32 (``dtype``) is what the optimizer uses: within ~0.05 of float64 and faster."""
-    ref = srgb_to_linear(reference.to(dtype))
-    dis = srgb_to_linear(distorted.to(dtype))
-    total = torch.zeros(ref.shape[0], dtype=dtype, device=ref.device)
-    for scale in range(SCALES):
-        if min(ref.shape[-2:]) < 8:
-            break
-        terms = _scale_terms(_xyb(ref), _xyb(dis))                 # N x 3 x 2 x 3
-        total = total + (terms.abs() * _WEIGHTS[:, scale].to(terms)).sum((1, 2, 3))
-        ref, dis = _downsample(ref), _downsample(dis)
-    s = total * 0.9562382616834844
+def _scale_rows(linear: torch.Tensor, scale: int) -> torch.Tensor:
+    for _ in range(scale):
+        linear = _downsample(linear)
+    return linear
+
+
+def _shapes(height: int, width: int) -> list[tuple[int, int]]:
+    """The size of each scale that is scored (scales under 8 pixels are not)."""
+    shapes = []
+    while len(shapes) < SCALES and min(height, width) >= 8:
+        shapes.append((height, width))
+        height, width = -(-height // 2), -(-width // 2)
+    return shapes
+
+
+def _blur_window(x: torch.Tensor, top: bool, bottom: bool, core: slice) -> torch.Tensor:
+    """Gaussian sigma 1.5 of every channel of a window of rows, kept for its ``core`` rows:
+    zero padding across the width, rows mirrored at the image's top/bottom edge (as the
+    reference does); elsewhere the window holds the blur's radius of real rows beyond the core."""
+    k, r = _kernel(dtype=x.dtype, device=x.device)
+    kw = k.view(1, 1, 1, -1).repeat(x.shape[1], 1, 1, 1)
+    x = F.conv2d(F.pad(x, (r, r, 0, 0)), kw, groups=x.shape[1])
+    if top:
+        x = torch.cat([x[..., :r, :].flip(-2), x], -2)
+    if bottom:
+        x = torch.cat([x, x[..., -r:, :].flip(-2)], -2)
+    x = F.conv2d(x, kw.transpose(-1, -2), groups=x.shape[1])
+    lead = 0 if top else r
+    return x[..., core.start - lead:core.stop - lead, :]
+
+
+def _map_sums(a, b, mu1, mu2, s11, s22, s12) -> torch.Tensor:
+    """N x 3 (channels) x 2 (sum of the map, of its 4th power) x 3 (ssim error, added
+    detail, lost detail), from the XYB images and their blurred moments over the same rows."""
+    num_m = 1.0 - (mu1 - mu2) ** 2
+    num_s = 2.0 * (s12 - mu1 * mu2) + _C2
+    den_s = (s11 - mu1 * mu1) + (s22 - mu2 * mu2) + _C2
+    err = (1.0 - num_m * num_s / den_s).clamp_min(0)
+    edge = (1.0 + (b - mu2).abs()) / (1.0 + (a - mu1).abs()) - 1.0
+    maps = (err, edge.clamp_min(0), (-edge).clamp_min(0))
+    return torch.stack([torch.stack([m.sum((-2, -1)), m.pow(4).sum((-2, -1))], -1) for m in maps], -1)
+
+
+def _window_sums(a_lin: torch.Tensor, b_lin: torch.Tensor, top: bool, bottom: bool, core: slice) -> torch.Tensor:
+    """``_map_sums`` over the ``core`` rows of a window of one scale (linear light)."""
+    a, b = _xyb(a_lin), _xyb(b_lin)
+    moments = _blur_window(torch.cat([a, b, a * a, b * b, a * b], 1), top, bottom, core)
+    return _map_sums(a[..., core, :], b[..., core, :], *moments.split(3, 1))
+
+
+def _strips(height: int, width: int, scale: int, budget: Optional[int]) -> list[tuple[int, int]]:
+    """Core rows of ``scale``'s strips; each reads 2^scale times as many source rows, and
+    the source's pixels are what ``budget`` bounds."""
+    f = 2 ** scale
+    rows = height if budget is None else max(16, budget // max(1, width * f * f))
+    return [(start, min(start + rows, height)) for start in range(0, height, rows)]
+
+
+def _window(scale: int, shape: tuple[int, int], core: tuple[int, int], source_height: int
+            ) -> tuple[slice, bool, bool, slice]:
+    """For ``core`` rows of ``scale``: the source rows its window is averaged from (the core
+    and the blur's radius around it), whether the window meets the top/bottom edge, and
+    where the core lies in it."""
+    _, r = _kernel()
+    w0, w1 = max(0, core[0] - r), min(shape[0], core[1] + r)
+    f = 2 ** scale
+    return slice(w0 * f, min(w1 * f, source_height)), w0 == 0, w1 == shape[0], slice(core[0] - w0, core[1] - w0)
+
+
+def _size(image) -> tuple[int, int]:
+    return tuple(image.shape[-2:]) if isinstance(image, torch.Tensor) else tuple(image.shape[:2])
+
+
+def _sums(reference, distorted, dtype: torch.dtype, budget: Optional[int]) -> list[tuple[torch.Tensor, int]]:
+    """Per scale: the summed maps (as ``_window_sums``) and the scale's pixel count."""
+    height, width = _size(reference)
+    out = []
+    for scale, shape in enumerate(_shapes(height, width)):
+        total = 0
+        for core in _strips(*shape, scale, budget):
+            rows, top, bottom, inner = _window(scale, shape, core, height)
+            a = _scale_rows(_rows(reference, rows.start, rows.stop, dtype), scale)
+            b = _scale_rows(_rows(distorted, rows.start, rows.stop, dtype), scale)
+            total = total + _window_sums(a, b, top, bottom, inner)
+        out.append((total, shape[0] * shape[1]))
+    return out
+
+
+def _score(sums: list[tuple[torch.Tensor, int]]) -> torch.Tensor:
+    total = 0.0
+    for scale, (s, n) in enumerate(sums):
+        norms = torch.stack([s[..., 0, :] / n, (s[..., 1, :] / n).clamp_min(1e-30).pow(0.25)], -2)
+        total = total + (norms.abs() * _WEIGHTS[:, scale].to(norms)).sum((1, 2, 3))
+    s = torch.as_tensor(total) * 0.9562382616834844
     s = 2.326765642916932 * s - 0.020884521182843837 * s * s + 6.248496625763138e-05 * s * s * s
     # 100 - 10 s^0.628 for s > 0; a tiny floor keeps the gradient finite at s = 0.
     return 100.0 - 10.0 * s.clamp_min(1e-12).pow(0.6276336467831387)
 
 
+def ssimulacra2(reference: torch.Tensor, distorted: torch.Tensor, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Score (N,) of ``distorted`` against ``reference``, both N x 3 x H x W sRGB in [0, 1],
+    differentiable, in one piece. float32 (``dtype``) is what the optimizer uses: within
+    ~0.05 of float64 and faster."""
+    return _score(_sums(reference, distorted, dtype, None))
+
+
+def score(reference, distorted, dtype: torch.dtype = torch.float64, budget: Optional[int] = STRIP_PIXELS) -> float:
+    """SSIMULACRA2 of one image (a 1 x 3 x H x W tensor in [0, 1], or an H x W x 3 uint8
+    array) against another, strip by strip (``budget`` pixels each): bounded memory."""
+    with torch.no_grad():
+        return float(_score(_sums(reference, distorted, dtype, budget))[0])
+
+
+class Reference:
+    """The reference image's side of SSIMULACRA2, computed once for the many comparisons an
+    optimizer makes against the same original: per scale its XYB image and the blurs of it
+    and of its square. ``score``/``score_and_gradient`` then give what the functions of
+    those names give, converting and averaging down the distorted image once per call."""
+
+    def __init__(self, image: torch.Tensor, dtype: torch.dtype = torch.float32,
+                 budget: Optional[int] = STRIP_PIXELS) -> None:
+        """``image``: 1 x 3 x H x W sRGB in [0, 1]."""
+        self.dtype, self.budget = dtype, budget
+        self.shapes = _shapes(*image.shape[-2:])
+        self.levels = []
+        with torch.no_grad():
+            for a in self._xyb_levels(image):
+                h = a.shape[-2]
+                m = _blur_window(torch.cat([a, a * a], 1), True, True, slice(0, h))
+                self.levels.append((a, *m.split(3, 1)))
+
+    def _linear_levels(self, image: torch.Tensor) -> list[torch.Tensor]:
+        out = [srgb_to_linear(image.to(self.dtype))]
+        for _ in self.shapes[1:]:
+            out.append(_downsample(out[-1]))
+        return out
+
+    def _xyb_levels(self, image: torch.Tensor) -> list[torch.Tensor]:
+        return [_xyb(level) for level in self._linear_levels(image)]
+
+    def _level_sums(self, scale: int, b_lin: torch.Tensor, rows: tuple[int, int]) -> torch.Tensor:
+        """Sums over core ``rows`` of ``scale``; ``b_lin``: the distorted level's window of
+        rows (the core and the blur's radius around it, within the level)."""
+        a, mu1, s11 = self.levels[scale]
+        _, r = _kernel()
+        height = a.shape[-2]
+        w0, w1 = max(0, rows[0] - r), min(height, rows[1] + r)
+        core = slice(rows[0] - w0, rows[1] - w0)
+        a_win, b = a[..., w0:w1, :], _xyb(b_lin)
+        moments = _blur_window(torch.cat([b, b * b, a_win * b], 1), w0 == 0, w1 == height, core)
+        part = slice(*rows)
+        return _map_sums(a[..., part, :], b[..., core, :], mu1[..., part, :], moments[:, :3],
+                         s11[..., part, :], moments[:, 3:6], moments[:, 6:])
+
+    def _windows(self, scale: int):
+        _, r = _kernel()
+        height = self.shapes[scale][0]
+        for core in _strips(*self.shapes[scale], 0, self.budget):
+            yield core, slice(max(0, core[0] - r), min(height, core[1] + r))
+
+    def _sums(self, levels: list[torch.Tensor]) -> list[tuple[torch.Tensor, int]]:
+        out = []
+        for scale, level in enumerate(levels):
+            total = sum(self._level_sums(scale, level[..., window, :], core) for core, window in self._windows(scale))
+            out.append((total, self.shapes[scale][0] * self.shapes[scale][1]))
+        return out
+
+    def score(self, distorted: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(_score(self._sums(self._linear_levels(distorted)))[0])
+
+    def score_and_gradient(self, distorted: torch.Tensor) -> tuple[float, torch.Tensor]:
+        """As ``score_and_gradient``: each window's graph is built and followed back on its
+        own; the levels' gradients then go down through the averaging and the sRGB curve."""
+        with torch.no_grad():
+            levels = self._linear_levels(distorted)
+            sums = self._sums(levels)
+        leaves = [s.clone().requires_grad_(True) for s, _ in sums]
+        value = _score([(leaf, n) for leaf, (_, n) in zip(leaves, sums)])
+        weights = torch.autograd.grad(value.sum(), leaves)
+        grads = [torch.zeros_like(level) for level in levels]
+        for scale, level in enumerate(levels):
+            for core, window in self._windows(scale):
+                leaf = level[..., window, :].detach().requires_grad_(True)
+                part = self._level_sums(scale, leaf, core)
+                (g,) = torch.autograd.grad((part * weights[scale]).sum(), leaf)
+                grads[scale][..., window, :] += g
+        for scale in range(len(levels) - 1, 0, -1):       # the averaging's adjoint, level by level
+            below = torch.zeros_like(levels[scale - 1]).requires_grad_(True)
+            (g,) = torch.autograd.grad(_downsample(below), below, grads[scale])
+            grads[scale - 1] += g
+        leaf = distorted.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(srgb_to_linear(leaf.to(self.dtype)), leaf, grads[0])
+        return float(value[0].detach()), g
+
+
 def score_arrays(reference: np.ndarray, distorted: np.ndarray, dtype: torch.dtype = torch.float64) -> float:
     """SSIMULACRA2 of two H x W x 3 (or H x W) uint8 arrays (float32 ``dtype``: faster,
-    within a few hundredths)."""
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
+    within a few hundredths), in strips: a 50 MP pair needs a few hundred MB."""
+    def rgb(a: np.ndarray) -> np.ndarray:
         a = np.asarray(a)
-        if a.ndim == 2:
-            a = np.repeat(a[..., None], 3, -1)
-        return torch.from_numpy(np.array(a[..., :3], dtype=np.float64)).permute(2, 0, 1)[None] / 255
-    with torch.no_grad():
-        return float(ssimulacra2(as_tensor(reference), as_tensor(distorted), dtype)[0])
+        return np.repeat(a[..., None], 3, -1) if a.ndim == 2 else a[..., :3]
+    return score(rgb(reference), rgb(distorted), dtype)
 
 
-def lowpass_rms_255(delta: np.ndarray, where: np.ndarray, sigma: float = 2.0) -> float:
-    """RMS (in /255) over ``where`` of the perturbation blurred with a Gaussian of ``sigma``
-    pixels: the part of a change the eye reads as a pattern or a shape."""
+def lowpass_power(delta: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """H x W: the power (mean over channels of the square, in (/255)^2 for a delta in code
+    values) of the perturbation blurred with a Gaussian of ``sigma`` pixels, mirrored at
+    the borders: the part of a change the eye reads as a pattern or a shape."""
     d = torch.from_numpy(np.asarray(delta, dtype=np.float64))
     d = d.permute(2, 0, 1)[None] if d.ndim == 3 else d[None, None]
     radius = max(1, int(math.ceil(3 * sigma)))
@@ -158,7 +317,12 @@ def lowpass_rms_255(delta: np.ndarray, where: np.ndarray, sigma: float = 2.0) ->
     k = (k / k.sum()).view(1, 1, 1, -1).repeat(d.shape[1], 1, 1, 1)
     d = F.conv2d(F.pad(d, (radius, radius, 0, 0), mode="reflect"), k, groups=d.shape[1])
     d = F.conv2d(F.pad(d, (0, 0, radius, radius), mode="reflect"), k.transpose(-1, -2), groups=d.shape[1])
-    low = d[0].pow(2).mean(0).numpy()
+    return d[0].pow(2).mean(0).numpy()
+
+
+def lowpass_rms_255(delta: np.ndarray, where: np.ndarray, sigma: float = 2.0) -> float:
+    """RMS (in /255) over ``where`` of the perturbation blurred with a Gaussian of ``sigma``."""
+    low = lowpass_power(delta, sigma)
     return float(np.sqrt(low[where].mean())) if where.any() else float("nan")
 
 

@@ -7,65 +7,24 @@ import statistics
 import time
 from typing import Optional
 
-import numpy as np
 import torch
 
-from .attack import AttackSettings, Shader, interleave, perturbation, tiled_views, trainer_views
+from .attack import AttackSettings, Shader, interleave, tiled_views, trainer_views
 from .checkpoint import Checkpoint, Resumption
 from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
-from .imageio import LoadedImage, _save_kwargs, compose, decode_rgb, encode, load_image
+from .imageio import LoadedImage, _save_kwargs, compose, load_image
 from .mask import masking_map
-from .metrics import ATTACKS, RatioMeter, linf_255, psnr, ssim, visibility
+from .memory import release_free_memory
+from .metrics import ATTACKS, RatioMeter, linf_255, psnr, rms_255, ssim, visibility
 from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
-from .perceptual import fit_scale, score_arrays
 from .precision import optimizer_dtype
+from .render import FullRender, full_mask, work_image
 from .targets import TargetBuilder, resolve_anchor
-from .views import resize, to_tensor, to_uint8, view_shape
+from .views import view_shape
 
 
 def _noop(step: int, total: int, stage: str) -> None:
     pass
-
-
-class FullRender:
-    """The optimized pattern at the image's own size, written as the output file will be:
-    ``at(scale)`` gives the encoded bytes and the decoded pixels for a perturbation RMS."""
-
-    def __init__(self, loaded: LoadedImage, x_full: torch.Tensor, mask_full: torch.Tensor, cap: float,
-                 grain_cap: float) -> None:
-        self.loaded, self.x_full, self.mask_full, self.cap, self.grain_cap = loaded, x_full, mask_full, cap, grain_cap
-        self.mid = self.fine = torch.zeros_like(x_full)
-        self.norms = (1.0, 1.0)
-        self.info = dict(loaded.info)          # how the file is written (a JPEG's quality...)
-
-    def set_pattern(self, mid: torch.Tensor, fine: torch.Tensor, mid_norm: float, fine_norm: float) -> None:
-        size = tuple(self.x_full.shape[-2:])
-        self.mid, self.fine = resize(mid.float().cpu(), size), resize(fine.float().cpu(), size)
-        self.norms = (mid_norm, fine_norm)
-
-    def at(self, scale: float) -> tuple[bytes, np.ndarray]:
-        delta = perturbation(self.mid, self.fine, self.mask_full, scale, *self.norms, self.cap, self.grain_cap)
-        rgb = to_uint8(self.x_full + delta)
-        data = encode(compose(self.loaded, rgb), self.loaded.format, self.info)
-        return data, decode_rgb(data)
-
-    def fit(self, target: float, start: float) -> tuple[float, bytes, np.ndarray, float]:
-        """The largest scale whose written file keeps SSIMULACRA2 >= ``target``."""
-        cache: dict[float, tuple[bytes, np.ndarray]] = {}
-
-        def score_at(a: float) -> float:     # float32 to search, with a margin for float64's report
-            cache[a] = self.at(a)
-            return score_arrays(self.loaded.rgb, cache[a][1], torch.float32) - 0.05
-        scale, score = fit_scale(score_at, target, start, low=1e-5, tolerance=0.3, max_evals=7)
-        quality = self.info.get("jpeg_quality")
-        if score < target and quality is not None and quality < 95:
-            # Re-encoding at the original's (low) quality alone shows more than the target
-            # allows: write at a higher quality instead, keeping the target first.
-            self.info["jpeg_quality"] = min(95, int(quality) + 10)
-            cache.clear()
-            return self.fit(target, start)
-        data, rgb = cache[scale] if scale in cache else self.at(scale)
-        return scale, data, rgb, score
 
 
 def _written_jpeg(loaded: LoadedImage) -> Optional[tuple[int, bool]]:
@@ -114,15 +73,14 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     target = options.visibility_target
     shorts = [options.view_size * v // 512 for v in options.whole_views]
     tiled = [options.view_size * v // 512 for v in options.tiled_views]
-    x_full = to_tensor(loaded.rgb)
     # The perturbation lives at the image's own resolution (capped at twice the largest
     # view), and every step goes through the same antialiased resize a trainer applies,
     # so what survives that resize is what gets optimized.
-    full_hw = tuple(x_full.shape[-2:])
+    full_hw = tuple(loaded.rgb.shape[:2])
     limit = max([2 * max(shorts), *tiled])
     work_hw = full_hw if min(full_hw) <= limit else view_shape(*full_hw, limit)
     px = work_hw[0] / full_hw[0]
-    x_work = resize(x_full, work_hw).to(device)
+    x_work = work_image(loaded.rgb, work_hw).to(device)
     mask = masking_map(x_work, px)
     views = interleave([view for short in shorts for view in trainer_views(view_shape(*full_hw, short))],
                        [tile for short in tiled for tile in tiled_views(view_shape(*full_hw, short), options.view_size)])
@@ -138,7 +96,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         report(resume.from_step, total, "optimize")
     shader.run(steps, on_step=resume.saving(lambda k: report(k, total, "optimize")), first=resume.from_step)
 
-    render = FullRender(loaded, x_full, mask.cpu() if work_hw == full_hw else masking_map(x_full), cap,
+    release_free_memory()          # the optimizer's graphs are gone: the full-size stages follow
+    render = FullRender(loaded, mask.cpu() if work_hw == full_hw else full_mask(loaded.rgb), cap,
                         shader.settings.grain_cap)
     render.set_pattern(*shader.unit())
     scale, data, rgb, _ = render.fit(target, shader.scale)
@@ -164,8 +123,7 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         "seconds": round(time.perf_counter() - started, 3),
         **seen,
         "psnr": round(psnr(loaded.rgb, rgb), 3), "ssim": round(ssim(loaded.rgb, rgb), 5),
-        "linf_255": linf_255(loaded.rgb, rgb), "rms_255": round(float(np.sqrt(
-            ((rgb.astype(np.float64) - loaded.rgb) ** 2).mean())), 3),
+        "linf_255": linf_255(loaded.rgb, rgb), "rms_255": round(rms_255(loaded.rgb, rgb), 3),
         "bytes": len(data),
         "latent_ratio": round(statistics.fmean(ratios), 5),
         "latent_ratio_jpeg85": round(statistics.fmean(ratios85), 5),

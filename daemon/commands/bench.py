@@ -30,8 +30,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet", metavar="PNG",
                    help="save a 1:1 crop sheet: each image's smoothest and busiest region, "
                         "original | shaded | difference x8")
+    p.add_argument("--memory", type=float, nargs="+", metavar="MP",
+                   help="instead: the peak memory above idle of shading a synthetic 3:2 image of each "
+                        "size in megapixels (e.g. --memory 12 50), each in a fresh process")
     add_shading_arguments(p)
     p.set_defaults(func=run)
+
+
+def run_memory(args: argparse.Namespace, options) -> int:
+    from shading.memory import peak_above_idle
+
+    rows = []
+    for mp in args.memory:
+        width = int(round((mp * 1e6 * 1.5) ** 0.5))
+        height = int(round(width / 1.5))
+        print(f"memory: {width}x{height} ({mp:g} MP)...", file=sys.stderr)
+        rows.append(peak_above_idle(width, height, options))
+        r = rows[-1]
+        print(f"{r['megapixels']:>6} MP  idle {r['idle_mb']} MB  peak {r['peak_mb']} MB  above idle "
+              f"{r['above_idle_mb']} MB  {r['seconds']} s  {r['steps']} steps")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"memory": rows}, indent=2))
+    return 0
 
 
 def collect(inputs: list[str], photos: bool) -> list[tuple[str, object]]:
@@ -76,16 +96,20 @@ def run(args: argparse.Namespace) -> int:
     settings, _ = settings_or_exit()
     inputs = args.inputs
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "images"
-    if not inputs and not args.photos:
+    if not inputs and not args.photos and not args.memory:
         if not shared.is_dir():
             print("shade: give images or folders to bench (or --photos)", file=sys.stderr)
             return 2
         inputs = [str(shared)]
     items = collect(inputs, args.photos)
-    if not items:
+    if not items and not args.memory:
         print("shade: no images found to bench", file=sys.stderr)
         return 2
     options = options_from(args, settings)
+    if args.memory:
+        if options.mode != "cloak" and args.anchor is None and args.target is None:
+            options.target = "cat"             # a built-in anchor: nothing to load from the dev extra
+        return run_memory(args, options)
     if options.mode != "cloak" and args.anchor is None and args.target is None:
         options.anchor, options.target = default_anchor(), "cat"
     print(f"benching {len(items)} image(s); the reference takes {args.reference_steps} steps per image",

@@ -312,6 +312,34 @@ async def test_unshadeable_images_are_refused_at_upload_and_cmyk_is_converted(ma
     assert np.abs(mean - np.asarray(naive, dtype=np.float64).reshape(-1, 3).mean(0)).max() > 60, mean
 
 
+# --- 5. bounded memory ---------------------------------------------------------------------------
+def _status_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc (Linux)")
+def test_a_12_mp_image_is_shaded_within_the_memory_bound(proc_env, tmp_path, daemons):
+    """The full-size stages (mask, render, encode, the figures) go in strips: a 12 MP photo
+    takes the daemon well under 1.5 GB above idle (it took 2 GB at the smallest settings
+    before, 7 GB at the default; `shade bench --memory 50` measures the 50 MP case)."""
+    from shading.memory import synthetic_png
+
+    daemon = Daemon(proc_env, tmp_path)
+    daemons.append(daemon)
+    warm = daemon.upload(noise_png(200, 150), "warm.png")      # idle = a daemon that has shaded before
+    assert daemon.wait_job(warm, lambda j: j["status"] in ("done", "failed"), 120)["status"] == "done"
+    idle = _status_mb(daemon.proc.pid, "VmRSS")
+    job = daemon.upload(synthetic_png(4242, 2828), "big.png")
+    done = daemon.wait_job(job, lambda j: j["status"] in ("done", "failed"), 600)
+    assert done["status"] == "done", done
+    above = _status_mb(daemon.proc.pid, "VmHWM") - idle
+    assert above < 1536, f"peak {above:.0f} MB above idle"
+    assert daemon.stop() == 0
+
+
 # --- 6. a PNG without its IEND is not complete --------------------------------------------------
 async def test_png_missing_iend_waits_until_it_is_whole(make_client, shade_env):
     client, token, app = await make_client(watch=True)
