@@ -62,6 +62,13 @@ class AttackSettings:
     # visibility held ~0.015 more latent movement on Woman with a Hat than without it.
     visibility_weight: float = 0.5
     visibility_every: int = 3
+    # Stop at the plateau: every ``plateau_every`` steps (from ``plateau_after`` on) the clean
+    # latent distance at the first view is measured (one forward pass); when it fell by less
+    # than ``plateau_gain`` of itself since the last look, more steps would buy nothing
+    # measurable and the run ends there. 0 turns it off.
+    plateau_every: int = 4
+    plateau_after: int = 8
+    plateau_gain: float = 0.01
 
 
 @dataclass
@@ -173,6 +180,8 @@ class Shader:
             self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
                             for enc, z in zip(self.encoders, view.targets)] for view in self.views]
         self.reference = Reference(x)      # the original's side of SSIMULACRA2, computed once
+        self.plateaued = False
+        self._last_distance: Optional[float] = None
         self.steps_done = 0
         self.scale = settings.start_rms
         self.visibility = float("nan")
@@ -267,6 +276,7 @@ class Shader:
             "scales": [[float(v) for v in row] for row in self.scales],
             "generator": self.generator.get_state().clone(),
             "away": self._away.detach().float().cpu().clone() if keep_away else None,
+            "last_distance": self._last_distance, "plateaued": self.plateaued,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -290,11 +300,18 @@ class Shader:
         self.u = u.to(self.x.device, torch.float32).clone()
         self._away = away.to(self.x.device, torch.float32).clone() if away is not None else None
         self.scales, self.steps_done, self.scale, self.visibility = scales, steps_done, scale, seen
+        last = state.get("last_distance")
+        self._last_distance = float(last) if isinstance(last, (int, float)) else None
+        self.plateaued = bool(state.get("plateaued", False))
 
     def run(self, steps: int, on_step: Optional[StepCallback] = None, first: int = 0) -> None:
         """``steps`` steps on a cosine schedule; ``first``: how many of them a run resumed
         from ``state_dict()`` already did (the schedule continues where it was)."""
         s = self.settings
+        if first == 0:              # a fresh schedule (the self-check's too) looks for its own plateau
+            self.plateaued, self._last_distance = False, None
+        elif self.plateaued:        # resumed after the run had already stopped at its plateau
+            return
         for i in range(first, steps):
             lr = s.lr * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
             u = self.u.requires_grad_(True)
@@ -306,10 +323,35 @@ class Shader:
             with torch.no_grad():
                 self.u = u.detach() - lr * _rms(u.detach()) * grad / _rms(grad).clamp_min(1e-12)
             self.steps_done += 1
-            if self.steps_done % s.recalibrate_every == 0 or i == steps - 1:
+            stop = i < steps - 1 and self._at_plateau()
+            if self.steps_done % s.recalibrate_every == 0 or i == steps - 1 or stop:
                 self.recalibrate()
             if on_step:
                 on_step(self.steps_done)
+            if stop:
+                self.plateaued = True
+                break
+
+    @torch.no_grad()
+    def distance(self) -> float:
+        """The clean latent distance at the first view (the trainer's centre crop), relative
+        to where it started: 1 at the start, falling as the encoder comes to see the target."""
+        view = self.views[0]
+        seen = view.look(self._written((self.x + self._delta(self.u, self.scale)).clamp(0, 1)))
+        out = []
+        for enc, z, scale in zip(self.encoders, view.targets, self.scales[0]):
+            with autocast(str(seen.device), self.dtype):
+                latent = enc(_channels_last(seen))
+            out.append(float((latent.float() - z).pow(2).mean()) / scale)
+        return sum(out) / len(out)
+
+    def _at_plateau(self) -> bool:
+        s = self.settings
+        if not s.plateau_every or self.steps_done < s.plateau_after or self.steps_done % s.plateau_every:
+            return False
+        now, before = self.distance(), self._last_distance
+        self._last_distance = now
+        return before is not None and before - now < s.plateau_gain * before
 
 
 def reference_attack(x: torch.Tensor, encoder: torch.nn.Module, target: torch.Tensor, eps: float = 0.04,
