@@ -95,7 +95,7 @@ def fast_config(**overrides: Any) -> PoisonConfig:
 @dataclass(frozen=True)
 class Condition:
     name: str
-    kind: str                      # clean, shade, reference, label_swap
+    kind: str                      # clean, shade, reference, label_swap, purified (A's clean images, cleaned)
     dose: int                      # percent of A's training images changed
     intensity: Optional[str] = None
     purifier: Optional[str] = None
@@ -115,6 +115,9 @@ def conditions_for(config: PoisonConfig) -> list[Condition]:
         out += [Condition(f"reference-p{d}", "reference", d) for d in poisoned]
     out.append(Condition("label-swap", "label_swap", 100))
     for purifier in config.purifiers:
+        # The purifier alone, on A's clean images: what the rows below owe to the cleaning
+        # itself (a model trained on blurred or recompressed A drifts, shaded or not).
+        out.append(Condition(f"purified-p100+{purifier}", "purified", 100, None, purifier))
         if config.intensities:
             out.append(Condition(f"shade-{config.intensities[0]}-p100+{purifier}", "shade", 100,
                                  config.intensities[0], purifier))
@@ -297,6 +300,8 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
         shading_report[label] = entry
         log(f"{label}: {len(images)} images, {entry['seconds_per_image']}s each, PSNR {entry['psnr_mean']}, "
             f"latent ratio to the anchor {entry['latent_ratio']}")
+
+    poisoned_images[("purified", None)] = [crops[names[a]][i] for i in train_idx]   # cleaned, not shaded
 
     # The poisoned latents each condition can draw from, encoded once.
     latent_cache: dict[tuple[str, Optional[str], Optional[str]], torch.Tensor] = {}

@@ -79,7 +79,7 @@ def test_conditions_cover_the_design():
             f"shade-{intensity}-p") and "+" not in n]
     assert {"clean", "label-swap", "reference-p25", "reference-p50", "reference-p100",
             "shade-default-p100+jpeg75", "shade-default-p100+noise0.05+bilateral",
-            "reference-p100+jpeg75"} <= set(names)
+            "reference-p100+jpeg75", "purified-p100+jpeg75", "purified-p100+noise0.05+bilateral"} <= set(names)
 
 
 # --- the fast variant, end to end, on the real weights ----------------------------------
