@@ -23,6 +23,7 @@ from PIL import Image
 from .imageio import jpeg_quality
 from .metrics import RatioMeter
 
+FINGERPRINT_SIDE = 1024         # pictures are hashed at most this large (the hashes look coarser still)
 PHASH_MATCH_BITS = 12           # of 64: at most this many differing bits is the same picture
 CROP_MIN_SEGMENTS = 2           # crop-resistant hash: segments that must match
 SURVIVED_MARGIN = 0.05          # within this of the shaded file's own ratio: nothing was lost
@@ -38,8 +39,30 @@ class Fingerprint:
 
 
 def fingerprint(rgb: np.ndarray) -> Fingerprint:
-    img = Image.fromarray(rgb)
+    return fingerprint_image(Image.fromarray(rgb))
+
+
+def fingerprint_image(img: Image.Image) -> Fingerprint:
+    """The fingerprints of a picture, taken on a copy at most FINGERPRINT_SIDE pixels large."""
+    img = img.convert("RGB")
+    if max(img.size) > FINGERPRINT_SIDE:
+        img.thumbnail((FINGERPRINT_SIDE, FINGERPRINT_SIDE), Image.Resampling.LANCZOS)
     return Fingerprint(str(imagehash.phash(img)), str(imagehash.crop_resistant_hash(img, min_segment_size=100)))
+
+
+def small_copy(source: Any, side: int = FINGERPRINT_SIDE) -> Image.Image:
+    """An image file (a path or bytes) decoded, upright (EXIF orientation), RGB and at most
+    ``side`` pixels large, without holding more than one full-size copy (JPEGs decode
+    reduced to begin with)."""
+    from PIL import ImageOps
+
+    img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    img.draft("RGB", (side, side))
+    img = ImageOps.exif_transpose(img)
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return img.convert("RGB")
 
 
 def _phash_bits(a: str, b: str) -> int:

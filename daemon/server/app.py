@@ -41,7 +41,7 @@ def create_app(settings: Settings, paths: Paths, *, guard: Optional[TokenGuard] 
 
     sessions = Sessions(settings.login_link_seconds, settings.session_hours)
     history = History(store)
-    service.hub.on_finished(history.record)          # every job that ends done enters the history
+    service.hub.on_finished(history.record_later)    # every job that ends done enters the history
 
     app = web.Application(middlewares=[error_middleware, make_security_middleware(guard, origins, sessions)])
     app[SERVICE] = service

@@ -33,6 +33,9 @@ def daemon_env(make_env) -> dict[str, str]:
 
 
 def _env(home: Path, plumbing_model_dir: Path, anchor_dir: Path) -> dict[str, str]:
+    import shutil
+
+    anchors = shutil.copytree(anchor_dir, home / "anchors")       # this home's own: tests add to it
     (home / "config").mkdir()
     (home / "config" / "config.toml").write_text(
         "view_size = 64\n"
@@ -41,7 +44,7 @@ def _env(home: Path, plumbing_model_dir: Path, anchor_dir: Path) -> dict[str, st
         "steps = 120\n"
         "token_reload_seconds = 0\n"
         f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n"
-        f"anchor_dirs = [{json.dumps(str(anchor_dir))}]\n",
+        f"anchor_dirs = [{json.dumps(str(anchors))}]\n",
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}

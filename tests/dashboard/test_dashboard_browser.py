@@ -238,3 +238,32 @@ def test_shade_open_gives_a_link_that_logs_the_browser_in_once(chromium, daemon,
         assert ctx.new_page().goto(url).status == 403
     finally:
         ctx.close()
+
+
+def test_library_adds_an_anchor_by_drop_and_settings_show_sources(context, daemon):
+    page = logged_in(context, daemon, "library")
+    page.wait_for_selector('#anchors .card[data-name="cat"]')
+    page.wait_for_selector('#styles .card[data-name="van-gogh"]')
+    assert page.locator('#anchors .card[data-name="cat"] button').count() == 1         # the test's own anchor
+    assert page.locator('#styles .card[data-name="van-gogh"] button').count() == 0     # built in
+    page.fill("#anchor-name", "sunset")
+    page.evaluate("""async (b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "sunset.png", { type: "image/png" }));
+        document.getElementById("anchor-drop").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+    }""", base64.b64encode(image_bytes((64, 64))).decode())
+    page.wait_for_selector('#anchors .card[data-name="sunset"]')
+    wait_js(page, """() => { const i = document.querySelector('#anchors .card[data-name="sunset"] img');
+                             return i.complete && i.naturalWidth > 0; }""")
+    status, listing = daemon.request("GET", "/v1/anchors")
+    assert {a["name"]: a["builtin"] for a in listing["anchors"]}["sunset"] is False
+    page.locator('#anchors .card[data-name="sunset"] button').click()
+    page.wait_for_selector('#anchors .card[data-name="sunset"]', state="detached")
+    assert "sunset" not in [a["name"] for a in daemon.request("GET", "/v1/anchors")[1]["anchors"]]
+
+    page.goto(f"{daemon.url}/app/#settings")
+    page.wait_for_selector('#settings tr[data-key="view_size"]')
+    row = page.locator('#settings tr[data-key="view_size"] td')
+    assert row.nth(1).text_content() == "64" and row.nth(2).text_content().startswith("config file")
+    assert page.locator('#checks li[data-check="target"]').get_attribute("class") == "ok"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import queue
 import sqlite3
 import threading
 import time
@@ -86,11 +87,11 @@ def _shown(path: Optional[str]) -> Optional[str]:
     return f"{display_folder(p.parent)}/{p.name}"
 
 
-def thumbnail(rgb: Any, side: int = THUMB_SIDE) -> bytes:
-    """A small JPEG of an H x W x 3 uint8 image (longest side ``side``)."""
+def thumbnail(picture: Any, side: int = THUMB_SIDE) -> bytes:
+    """A small JPEG of an image (PIL, or H x W x 3 uint8), longest side ``side``."""
     from PIL import Image
 
-    img = Image.fromarray(rgb)
+    img = picture.copy() if isinstance(picture, Image.Image) else Image.fromarray(picture)
     img.thumbnail((side, side), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     img.save(buf, "JPEG", quality=85)
@@ -105,10 +106,35 @@ class History:
                                    timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
+        self._closed = False
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._recorder: Optional[threading.Thread] = None
 
     def close(self) -> None:
+        self._pending.put(None)
         with self._lock:
+            self._closed = True
             self._db.close()
+
+    def record_later(self, job: Job) -> None:
+        """The finished-job listener (the worker's thread): queue the job for the history's own
+        thread, so reading its files and hashing them never holds up the next job."""
+        if job.status != DONE:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            if self._recorder is None:
+                self._recorder = threading.Thread(target=self._drain, name="shade-history", daemon=True)
+                self._recorder.start()
+        self._pending.put(job)
+
+    def _drain(self) -> None:
+        while (job := self._pending.get()) is not None:
+            try:
+                self.record(job)
+            except Exception:  # noqa: BLE001 - the next read's catch-up records it again
+                log.exception("could not add job %s to the history", job.id)
 
     # --- recording ---------------------------------------------------------------------------
     def record(self, job: Job) -> Optional[Entry]:
@@ -116,19 +142,21 @@ class History:
         thumbnail and the fingerprints; a job whose files are gone is skipped."""
         if job.status != DONE or self.get(job.id) is not None:
             return None
-        from shading.audit import fingerprint
-        from shading.imageio import decode_rgb, load_image
+        from shading.audit import fingerprint_image, small_copy
 
         jdir = self.store.job_dir(job.id)
         try:
-            original = load_image(jdir / job.input_file, max_pixels=10 ** 9).rgb
-            shaded = decode_rgb((jdir / (job.result_file or "")).read_bytes())
+            # Small copies only: a 50 MP job must not cost the daemon two more full-size images.
+            original = small_copy(jdir / job.input_file)
+            shaded = small_copy(jdir / (job.result_file or ""))
         except Exception:  # noqa: BLE001 - a pruned or broken job is simply not recorded
             log.warning("job %s: its files cannot be read; not added to the history", job.id, exc_info=True)
             return None
-        prints = [fingerprint(original).to_dict(), fingerprint(shaded).to_dict()]
+        prints = [fingerprint_image(original).to_dict(), fingerprint_image(shaded).to_dict()]
         meta = job.folder or {}
         with self._lock:
+            if self._closed:            # the daemon is stopping; the next start's backfill adds it
+                return None
             self._db.execute(
                 "INSERT OR IGNORE INTO history (id, shaded_at, filename, source, options, measurements, result_path,"
                 " original_path, fingerprints, thumbnail) VALUES (?,?,?,?,?,?,?,?,?,?)",
