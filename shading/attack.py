@@ -182,6 +182,7 @@ class Shader:
         self.reference = Reference(x)      # the original's side of SSIMULACRA2, computed once
         self.plateaued = False
         self._last_distance: Optional[float] = None
+        self._origin: Optional[list[float]] = None
         self.steps_done = 0
         self.scale = settings.start_rms
         self.visibility = float("nan")
@@ -333,17 +334,24 @@ class Shader:
                 break
 
     @torch.no_grad()
-    def distance(self) -> float:
-        """The clean latent distance at the first view (the trainer's centre crop), relative
-        to where it started: 1 at the start, falling as the encoder comes to see the target."""
+    def _first_view_distances(self, shaded: torch.Tensor) -> list[float]:
         view = self.views[0]
-        seen = view.look(self._written((self.x + self._delta(self.u, self.scale)).clamp(0, 1)))
+        seen = view.look(self._written(shaded))
         out = []
-        for enc, z, scale in zip(self.encoders, view.targets, self.scales[0]):
+        for enc, z in zip(self.encoders, view.targets):
             with autocast(str(seen.device), self.dtype):
                 latent = enc(_channels_last(seen))
-            out.append(float((latent.float() - z).pow(2).mean()) / scale)
-        return sum(out) / len(out)
+            out.append(float((latent.float() - z).pow(2).mean()))
+        return out
+
+    def distance(self) -> float:
+        """The clean latent distance at the first view (the trainer's centre crop), relative
+        to the unshaded image's, in the passes' own precision: 1 at the start, falling as
+        the encoder comes to see the target."""
+        now = self._first_view_distances((self.x + self._delta(self.u, self.scale)).clamp(0, 1))
+        if self._origin is None:
+            self._origin = self._first_view_distances(self.x)
+        return sum(n / max(o, 1e-12) for n, o in zip(now, self._origin)) / len(now)
 
     def _at_plateau(self) -> bool:
         s = self.settings

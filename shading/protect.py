@@ -106,6 +106,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
     # protection must stay under the intensity's threshold; if not, keep working.
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
+        del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
+        release_free_memory()
         shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
         render.set_pattern(*shader.unit())
         scale, data, rgb, _ = render.fit(target, scale)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,22 +18,7 @@ from shading.checkpoint import SAVE_EVERY, MemoryCheckpoint
 STEPS = 14
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny images: one intra-op thread is several times faster than two on a shared box."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def picture() -> np.ndarray:
-    rng = np.random.default_rng(5)
-    yy, xx = np.mgrid[0:80, 0:96]
-    base = np.stack([xx * 2, yy * 3, (xx + yy)], -1).astype(float)
-    base[:, 48:] += rng.normal(0, 40, (80, 48, 3))        # a textured half, where the pattern goes
-    return base.clip(0, 255).astype(np.uint8)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _opts(plumbing_model_dir, anchor_dir, **kw) -> ProtectOptions:

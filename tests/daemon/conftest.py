@@ -11,7 +11,7 @@ import keyring
 import pytest
 from PIL import Image
 
-from shadetest import MemoryKeyring
+from shadetest import DaemonProcess, MemoryKeyring
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +106,14 @@ def proc_env(shade_env) -> dict[str, str]:
     env["SHADE_TOKEN_RELOAD_SECONDS"] = "0"
     env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+@pytest.fixture
+def daemons():
+    """Daemon subprocesses a test starts (append them): killed at the end if still running."""
+    started: list[DaemonProcess] = []
+    yield started
+    for d in started:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(10)

@@ -18,7 +18,7 @@ import torch
 
 from shade_daemon.server.resume import FileCheckpoint, job_seed
 from shade_daemon.server.store import CHECKPOINT_FILE, MAX_CRASHES, JobStore
-from shadetest import DaemonProcess, auth, image_bytes, poll_until, upload, wait_until
+from shadetest import auth, image_bytes, loopback_daemon, poll_until, upload, wait_until
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -26,18 +26,7 @@ STEPS = 240             # enough that the kill lands mid-way on any machine
 AT_LEAST = 8            # the kill waits for a checkpoint at this step or later
 
 
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(10)
 
-
-def Daemon(env: dict, tmp: Path) -> DaemonProcess:
-    return DaemonProcess(env, "--port", "0", "--no-tray", log_dir=tmp)
 
 
 def _checkpoint(env: dict, job_id: str) -> Path:
@@ -62,7 +51,7 @@ def _attempts(env: dict, job_id: str) -> int:
 
 def test_kill9_then_restart_resumes_from_the_checkpoint(proc_env, tmp_path, daemons):
     env = dict(proc_env, SHADE_STEPS=str(STEPS))
-    d = Daemon(env, tmp_path)
+    d = loopback_daemon(env, tmp_path)
     daemons.append(d)
     job_id = d.upload(image_bytes((96, 80)), "long.png")
     path = _checkpoint(env, job_id)
@@ -72,7 +61,7 @@ def test_kill9_then_restart_resumes_from_the_checkpoint(proc_env, tmp_path, daem
     killed_at = _saved_step(path)                                   # what the crash left
     assert AT_LEAST <= killed_at < STEPS and killed_at % 4 == 0, killed_at
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    d2 = Daemon(env, tmp_path)
+    d2 = loopback_daemon(env, tmp_path)
     daemons.append(d2)
     job = d2.wait_job(job_id, lambda j: j["status"] in ("done", "failed", "cancelled"), 240)
     assert job["status"] == "done", job

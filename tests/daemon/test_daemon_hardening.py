@@ -26,7 +26,16 @@ import pytest
 from PIL import Image, ImageCms
 
 from shade_daemon.server.keys import SERVICE
-from shadetest import DaemonProcess, auth, image_bytes, poll_until, run_shade, upload, wait_job, wait_until
+from shadetest import (
+    auth,
+    image_bytes,
+    loopback_daemon,
+    poll_until,
+    run_shade,
+    upload,
+    wait_job,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -34,18 +43,7 @@ pytestmark = [pytest.mark.timeout(300)]
 # --- helpers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(10)
 
-
-def Daemon(env: dict, tmp: Path, *extra: str) -> DaemonProcess:
-    return DaemonProcess(env, "--port", "0", "--no-tray", *extra, log_dir=tmp)
 
 
 def folders(env: dict) -> dict[str, Path]:
@@ -156,7 +154,7 @@ def test_kill9_the_moment_a_delivery_appears_leaves_no_corrupt_file(proc_env, tm
     data = noise_png(1400, 1000)                # ~4 MB: its copy into ready/ takes a moment
     staging = tmp_path / "big.png"
     staging.write_bytes(data)
-    daemon = Daemon(proc_env, tmp_path)
+    daemon = loopback_daemon(proc_env, tmp_path)
     daemons.append(daemon)
     os.replace(staging, d["to-post"] / "big.png")
     deadline = time.monotonic() + 240
@@ -170,7 +168,7 @@ def test_kill9_the_moment_a_delivery_appears_leaves_no_corrupt_file(proc_env, tm
         if not p.name.startswith(".") and not p.name.endswith(".weak.txt"):
             with Image.open(p) as im:
                 im.load()
-    again = Daemon(proc_env, tmp_path)
+    again = loopback_daemon(proc_env, tmp_path)
     daemons.append(again)
     wait_until(lambda: (d["originals"] / "big.png").exists(), 240, 0.1, "the delivery after the restart")
     assert sorted(p.name for p in d["ready"].iterdir() if not p.name.endswith(".weak.txt")) == ["big.png"]
@@ -327,7 +325,7 @@ def test_a_12_mp_image_is_shaded_within_the_memory_bound(proc_env, tmp_path, dae
     before, 7 GB at the default; `shade bench --memory 50` measures the 50 MP case)."""
     from shading.memory import synthetic_png
 
-    daemon = Daemon(proc_env, tmp_path)
+    daemon = loopback_daemon(proc_env, tmp_path)
     daemons.append(daemon)
     warm = daemon.upload(noise_png(200, 150), "warm.png")      # idle = a daemon that has shaded before
     assert daemon.wait_job(warm, lambda j: j["status"] in ("done", "failed"), 120)["status"] == "done"
@@ -397,7 +395,7 @@ async def test_symlinks_in_to_post_are_rejected_not_followed(make_client, shade_
 def test_private_data_is_0600_and_0700_user_folders_follow_umask(proc_env, tmp_path, daemons):
     old = os.umask(0o022)                     # the usual umask, inherited by the daemon
     try:
-        daemon = Daemon(proc_env, tmp_path)
+        daemon = loopback_daemon(proc_env, tmp_path)
     finally:
         os.umask(old)
     daemons.append(daemon)
@@ -447,7 +445,7 @@ async def test_status_jobs_and_failures_carry_no_server_paths(make_client, setti
 
 # --- shutdown within 2 s of SIGTERM, the job re-queued ------------------------------------------
 def test_sigterm_during_a_stage_without_progress_exits_within_2s(proc_env, tmp_path, daemons):
-    daemon = Daemon(proc_env, tmp_path)
+    daemon = loopback_daemon(proc_env, tmp_path)
     daemons.append(daemon)
     job_id = daemon.upload(noise_png(900, 700, seed=3), "render.png")
     # After the last optimizer step the core renders and checks the result at full size
@@ -461,7 +459,7 @@ def test_sigterm_during_a_stage_without_progress_exits_within_2s(proc_env, tmp_p
     assert code == 0, daemon.log()
     row = job_row(proc_env, job_id)
     assert row["status"] == "queued" and row["attempts"] == 0, row
-    again = Daemon(proc_env, tmp_path)
+    again = loopback_daemon(proc_env, tmp_path)
     daemons.append(again)
     assert again.wait_job(job_id, lambda j: j["status"] in ("done", "failed"), 240)["status"] == "done"
     assert again.stop() == 0
@@ -471,7 +469,7 @@ def test_sigterm_during_a_stage_without_progress_exits_within_2s(proc_env, tmp_p
 def test_a_kill_that_follows_sigterm_is_not_the_jobs_crash(proc_env, tmp_path, daemons):
     slow = dict(proc_env, SHADE_STEPS="100000")
     for _ in range(3):                        # a session manager that does not wait: TERM, then KILL
-        daemon = Daemon(slow, tmp_path)
+        daemon = loopback_daemon(slow, tmp_path)
         daemons.append(daemon)
         if _ == 0:
             job_id = daemon.upload(image_bytes(), "patient.png")
@@ -482,7 +480,7 @@ def test_a_kill_that_follows_sigterm_is_not_the_jobs_crash(proc_env, tmp_path, d
         daemon.proc.wait(10)
     row = job_row(proc_env, job_id)
     assert row["status"] == "queued" and row["attempts"] == 0, row
-    final = Daemon(proc_env, tmp_path)
+    final = loopback_daemon(proc_env, tmp_path)
     daemons.append(final)
     job = final.wait_job(job_id, lambda j: j["status"] in ("done", "failed"))
     assert job["status"] == "done", job
@@ -491,7 +489,7 @@ def test_a_kill_that_follows_sigterm_is_not_the_jobs_crash(proc_env, tmp_path, d
 
 # --- pairing: validated origins, and a way to unpair --------------------------------------------
 def test_pairing_validates_the_origin_and_shade_token_unpairs(proc_env, tmp_path, daemons):
-    daemon = Daemon(proc_env, tmp_path)
+    daemon = loopback_daemon(proc_env, tmp_path)
     daemons.append(daemon)
     firefox = "moz-extension://4f1b8a7e-2c1d-4e8a-9a43-0c7d2c9e5b11"
     for bad in ('chrome-extension://a"b<c>', "chrome-extension://short", "moz-extension://not-a-uuid",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from shadetest import DaemonProcess, image_bytes, run_shade
+from shadetest import image_bytes, loopback_daemon, run_shade
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -29,18 +29,7 @@ def shade(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedPr
     return run_shade(list(args), env, timeout=timeout)
 
 
-def Daemon(env: dict, tmp: Path, *extra: str) -> DaemonProcess:
-    return DaemonProcess(env, "--port", "0", "--no-tray", *extra, log_dir=tmp)
 
-
-@pytest.fixture
-def daemons():
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(10)
 
 
 def _non_loopback_ip() -> str | None:
@@ -56,7 +45,7 @@ def _non_loopback_ip() -> str | None:
 
 
 def test_lifecycle_single_instance_and_cli(proc_env, tmp_path, daemons):
-    d = Daemon(proc_env, tmp_path)
+    d = loopback_daemon(proc_env, tmp_path)
     daemons.append(d)
     info = d.info
     assert set(info) == {"url", "pid", "version", "port"}
@@ -114,7 +103,7 @@ def _job_row(env: dict, job_id: str) -> dict:
 
 def test_kill9_mid_job_then_restart_finishes(proc_env, tmp_path, daemons):
     slow = dict(proc_env, SHADE_STEPS="100000")
-    d = Daemon(slow, tmp_path)
+    d = loopback_daemon(slow, tmp_path)
     daemons.append(d)
     job_id = d.upload(image_bytes((96, 80)), "crash.png")
     d.wait_job(job_id, lambda j: j["status"] == "running" and j["step"] >= 1)
@@ -122,7 +111,7 @@ def test_kill9_mid_job_then_restart_finishes(proc_env, tmp_path, daemons):
     d.proc.wait(10)
     assert _job_row(proc_env, job_id)["status"] == "running"        # the crash left it mid-way
     assert d.info_path.exists()                                     # a stale daemon.json: the next start replaces it
-    d2 = Daemon(proc_env, tmp_path)                                 # normal step count again
+    d2 = loopback_daemon(proc_env, tmp_path)                                 # normal step count again
     daemons.append(d2)
     job = d2.wait_job(job_id, lambda j: j["status"] in ("done", "failed", "cancelled"))
     assert job["status"] == "done", job
@@ -135,7 +124,7 @@ def test_kill9_mid_job_then_restart_finishes(proc_env, tmp_path, daemons):
 
 def test_sigterm_requeues_running_job(proc_env, tmp_path, daemons):
     slow = dict(proc_env, SHADE_STEPS="100000")
-    d = Daemon(slow, tmp_path)
+    d = loopback_daemon(slow, tmp_path)
     daemons.append(d)
     running = d.upload(image_bytes(), "running.png")
     waiting = d.upload(image_bytes(), "waiting.png")
@@ -147,7 +136,7 @@ def test_sigterm_requeues_running_job(proc_env, tmp_path, daemons):
     assert _job_row(proc_env, running)["status"] == "queued"        # back in the queue, not lost
     assert _job_row(proc_env, waiting)["status"] == "queued"
     assert "goes back to the queue" in d.log() or "put back in the queue" in d.log()
-    d2 = Daemon(proc_env, tmp_path)
+    d2 = loopback_daemon(proc_env, tmp_path)
     daemons.append(d2)
     for job_id in (running, waiting):
         assert d2.wait_job(job_id, lambda j: j["status"] in ("done", "failed"))["status"] == "done"

@@ -306,3 +306,8 @@ def powershell_errors(source: bytes) -> list[str]:
         elif node.has_error:
             stack.extend(node.children)
     return errors
+
+
+def loopback_daemon(env: dict, log_dir: Path, *extra: str) -> "DaemonProcess":
+    """``shade daemon`` on a free loopback port, without the tray."""
+    return DaemonProcess(env, "--port", "0", "--no-tray", *extra, log_dir=log_dir)
