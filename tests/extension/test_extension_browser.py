@@ -393,7 +393,7 @@ def test_check_this_posted_image_finds_the_original_and_opens_the_report(shade_o
     daemon.wait_job(job, lambda j: j["status"] == "done", timeout=180)
     status, shaded = daemon.request("GET", f"/v1/jobs/{job}/result")
     (site_root / "posted.jpg").write_bytes(half_jpeg(shaded, 80))
-    open_page(shade_on, public_site)
+    site = open_page(shade_on, public_site)
     with shade_on.context.expect_page() as opened:
         out = shade_on.evaluate("""async (origin) => {
         const [tab] = await chrome.tabs.query({ url: origin + "/*" });
@@ -414,6 +414,7 @@ def test_check_this_posted_image_finds_the_original_and_opens_the_report(shade_o
     dash.wait_for_selector("#audit-verdict")
     assert dash.text_content("#audit-match").startswith("art.png")
     dash.close()
+    site.close()              # later tests find "the" tab of the test site by its URL
 
 
 def test_popup_open_shade_opens_the_dashboard_logged_in(shade_on, daemon):
