@@ -233,7 +233,9 @@ def encode_image(result) -> bytes:
 
 def decode_rgb(data: bytes) -> np.ndarray:
     """An encoded file's pixels as H x W x 3 uint8 (grey replicated, alpha dropped)."""
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))    # no second full-size copy
 
 
 def _new_temporary(folder: Path) -> tuple[int, str]:

@@ -98,14 +98,14 @@ class FullRender:
     def fit(self, target: float, start: float) -> tuple[float, bytes, np.ndarray, float]:
         """The largest scale whose written file keeps SSIMULACRA2 >= ``target``: (scale, the
         file's bytes, its decoded pixels, its score)."""
-        best: Optional[tuple[float, bytes, np.ndarray]] = None    # only the best file so far is kept
+        best: Optional[tuple[float, bytes]] = None    # only the best file so far is kept, encoded
 
         def score_at(a: float) -> float:     # float32 to search, with a margin for float64's report
             nonlocal best
             data, rgb = self.at(a)
             s = score_arrays(self.loaded.rgb, rgb, torch.float32) - 0.05
             if s >= target and (best is None or a > best[0]):
-                best = (a, data, rgb)
+                best = (a, data)
             return s
         scale, score = fit_scale(score_at, target, start, low=1e-5, tolerance=0.3, max_evals=7)
         quality = self.info.get("jpeg_quality")
@@ -115,6 +115,6 @@ class FullRender:
             self.info["jpeg_quality"] = min(95, int(quality) + 10)
             return self.fit(target, start)
         if best is not None and best[0] == scale:
-            return scale, best[1], best[2], score
+            return scale, best[1], decode_rgb(best[1]), score
         data, rgb = self.at(scale)
         return scale, data, rgb, score

@@ -319,6 +319,7 @@ def _status_mb(pid: int, key: str) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc (Linux)")
+@pytest.mark.timeout(900)             # 12 MP at full size: about 2 minutes on 2 idle cores
 def test_a_12_mp_image_is_shaded_within_the_memory_bound(proc_env, tmp_path, daemons):
     """The full-size stages (mask, render, encode, the figures) go in strips: a 12 MP photo
     takes the daemon well under 1.5 GB above idle (it took 2 GB at the smallest settings
