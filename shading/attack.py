@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from .mask import blur, luma
 from .perceptual import Reference, fit_scale
@@ -66,7 +67,7 @@ class AttackSettings:
     # latent distance at the first view is measured (one forward pass); when it fell by less
     # than ``plateau_gain`` of itself since the last look, more steps would buy nothing
     # measurable and the run ends there. 0 turns it off.
-    plateau_every: int = 4
+    plateau_every: int = 0
     plateau_after: int = 8
     plateau_gain: float = 0.01
 
@@ -233,7 +234,7 @@ class Shader:
         """The RMS-normalized gradient of the SSIMULACRA2 deficit at the current scale: the
         direction in which the same energy would show more."""
         u = self.u.detach().requires_grad_(True)
-        shaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
+        shaded = checkpoint(self._uploaded, u, use_reentrant=False)     # its graph is made again below
         # The metric's own graph at the working size would take ~1.4 GB: it is followed
         # back window by window (``perceptual.Reference``), then on through the pattern.
         _, toward = self.reference.score_and_gradient(shaded.detach())
@@ -249,13 +250,18 @@ class Shader:
             loss = loss + (latent.float() - zt).pow(2).mean() / scale
         return loss / len(self.encoders)
 
+    def _uploaded(self, u: torch.Tensor) -> torch.Tensor:
+        return self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
+
     def _gradient(self, u: torch.Tensor) -> torch.Tensor:
         """The loss's gradient with respect to ``u`` at this step's view. The clean and the
         transformed pass are each followed back on their own as far as the uploaded image,
         so only one encoder graph is alive at a time; then once through the pattern."""
         v = self.steps_done % len(self.views)
         view, scales = self.views[v], self.scales[v]
-        uploaded = self._written((self.x + self._delta(u, self.scale)).clamp(0, 1))
+        # The pattern's own graph (blurs at the working size, ~250 MB at 1.5 MP) is not kept
+        # through the encoder passes: it is made again when followed back.
+        uploaded = checkpoint(self._uploaded, u, use_reentrant=False)
         seen = uploaded.detach().requires_grad_(True)
         if self.eot < 1:
             ((1 - self.eot) * self._pass(view, scales, view.look(seen), lambda x, z: (x, z))).backward()
