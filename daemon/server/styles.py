@@ -26,7 +26,8 @@ def _library(settings) -> dict:
             "default": settings.style}
 
 
-def _user_files(folder: Path, name: str) -> list[Path]:
+def user_files(folder: Path, name: str) -> list[Path]:
+    """The files in a user's library folder that hold ``name`` (spaces or underscores)."""
     from shading.targets import ANCHOR_EXTENSIONS
 
     stems = {name, name.replace(" ", "_")}
@@ -81,7 +82,7 @@ async def add_style(request: web.Request) -> web.Response:
         facts = await asyncio.to_thread(inspect_image, tmp, settings.max_pixels, what="the style image")
         folder = Path(settings.style_dirs[0])
         folder.mkdir(parents=True, exist_ok=True)
-        if _user_files(folder, name):
+        if user_files(folder, name):
             raise ApiError(409, "style_exists", f"your style library already has {name!r}; delete it first "
                                                 f"(DELETE /v1/styles/{name}) or choose another name")
         dest = folder / f"{name}{facts.extension}"
@@ -103,7 +104,7 @@ async def delete_style(request: web.Request) -> web.Response:
 
     settings = request.app[SERVICE].settings
     name = normalize_style(request.match_info["name"])
-    removed = [p for d in settings.style_dirs for p in _user_files(Path(d), name)]
+    removed = [p for d in settings.style_dirs for p in user_files(Path(d), name)]
     if not removed:
         raise ApiError(404, "style_not_found", f"{name!r} is not one of your styles (built-in styles cannot be "
                                                "removed)")

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..errors import ApiError
 from ..keys import SERVICE
+from ..styles import user_files
 from .forms import image_form
 
 PREVIEW_SIDE = 256
@@ -24,13 +25,6 @@ def _anchors(settings) -> dict:
 
     return {"anchors": [{"name": name, "builtin": builtin} for name, _, builtin in anchor_library(settings.anchor_dirs)],
             "default": settings.target}
-
-
-def _user_files(folder: Path, name: str) -> list[Path]:
-    from shading.targets import ANCHOR_EXTENSIONS
-
-    stems = {name, name.replace(" ", "_")}
-    return [folder / f"{s}{e}" for s in stems for e in ANCHOR_EXTENSIONS if (folder / f"{s}{e}").is_file()]
 
 
 async def list_anchors(request: web.Request) -> web.Response:
@@ -52,7 +46,7 @@ async def add_anchor(request: web.Request) -> web.Response:
             raise ApiError(400, "bad_request", "no image: put the anchor image in a part named 'image'")
         folder = Path(settings.anchor_dirs[0])
         folder.mkdir(parents=True, exist_ok=True)
-        if _user_files(folder, name):
+        if user_files(folder, name):
             raise ApiError(409, "anchor_exists", f"your anchor library already has {name!r}; delete it first "
                                                  f"(DELETE /v1/anchors/{name}) or choose another name")
         dest = folder / f"{name}{form.facts['image'].extension}"
@@ -70,7 +64,7 @@ async def delete_anchor(request: web.Request) -> web.Response:
 
     settings = request.app[SERVICE].settings
     name = normalize_concept(request.match_info["name"])
-    removed = [p for d in settings.anchor_dirs for p in _user_files(Path(d), name)]
+    removed = [p for d in settings.anchor_dirs for p in user_files(Path(d), name)]
     if not removed:
         raise ApiError(404, "anchor_not_found", f"{name!r} is not one of your anchors (built-in ones cannot be removed)")
     for p in removed:
