@@ -208,7 +208,10 @@ def ssimulacra2(reference: torch.Tensor, distorted: torch.Tensor, dtype: torch.d
 
 def score(reference, distorted, dtype: torch.dtype = torch.float64, budget: Optional[int] = STRIP_PIXELS) -> float:
     """SSIMULACRA2 of one image (a 1 x 3 x H x W tensor in [0, 1], or an H x W x 3 uint8
-    array) against another, strip by strip (``budget`` pixels each): bounded memory."""
+    array) against another, strip by strip (``budget`` pixels each, counted in float32:
+    a float64 strip is half as tall): bounded memory."""
+    if budget is not None:
+        budget = budget * 4 // torch.empty((), dtype=dtype).element_size()
     with torch.no_grad():
         return float(_score(_sums(reference, distorted, dtype, budget))[0])
 

@@ -14,7 +14,7 @@ from .checkpoint import Checkpoint, Resumption
 from .encoders import default_model_dirs, expand_encoders, load_encoder, resolve_device
 from .imageio import LoadedImage, _save_kwargs, compose, load_image
 from .mask import masking_map
-from .memory import release_free_memory
+from .memory import large_blocks_mapped, release_free_memory
 from .metrics import ATTACKS, RatioMeter, linf_255, psnr, rms_255, ssim, visibility
 from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
 from .precision import optimizer_dtype
@@ -92,26 +92,34 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     resume = Resumption(checkpoint, shader, steps, (      # what the run depends on, for its fingerprint
         loaded.rgb, anchor_rgb, style_rgb, label, options.mode, names, settings, options.eot_weight,
         shader.dtype, [(v.shape, v.top, v.left, v.size) for v in views], steps, seed))
+    release_free_memory()          # what the setup's full-size strips left, before the optimizer's peak
     if resume.restore():
         report(resume.from_step, total, "optimize")
-    shader.run(steps, on_step=resume.saving(lambda k: report(k, total, "optimize")), first=resume.from_step)
+    with large_blocks_mapped():
+        shader.run(steps, on_step=resume.saving(lambda k: report(k, total, "optimize")), first=resume.from_step)
 
     release_free_memory()          # the optimizer's graphs are gone: the full-size stages follow
-    render = FullRender(loaded, mask.cpu() if work_hw == full_hw else full_mask(loaded.rgb), cap,
+    render = FullRender(loaded, mask.cpu() if work_hw == full_hw else (lambda: full_mask(loaded.rgb)), cap,
                         shader.settings.grain_cap)
     render.set_pattern(*shader.unit())
     scale, data, rgb, _ = render.fit(target, shader.scale)
+    render.release()
+    release_free_memory()
     meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
     ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
     # protection must stay under the intensity's threshold; if not, keep working.
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
         del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
+        render.release()
         release_free_memory()
-        shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
+        with large_blocks_mapped():
+            shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
         render.set_pattern(*shader.unit())
         scale, data, rgb, _ = render.fit(target, scale)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+    render.release()
+    release_free_memory()
     report(total, total, "save")
 
     width, height = loaded.size

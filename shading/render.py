@@ -9,7 +9,7 @@ a 50 MP image costs a few hundred MB on top of its own bytes.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -61,12 +61,28 @@ class FullRender:
     perturbation of RMS ``scale`` (at the working size); ``fit`` finds the largest scale whose
     written file keeps the visibility target."""
 
-    def __init__(self, loaded: LoadedImage, mask: torch.Tensor, cap: float, grain_cap: float) -> None:
-        """``mask``: the full-size masking map (1 x 1 x H x W)."""
-        self.loaded, self.mask, self.cap, self.grain_cap = loaded, mask, cap, grain_cap
+    def __init__(self, loaded: LoadedImage, mask: Union[torch.Tensor, Callable[[], torch.Tensor]], cap: float,
+                 grain_cap: float) -> None:
+        """``mask``: the full-size masking map (1 x 1 x H x W), or a function that makes it;
+        then ``release`` can drop it while the optimizer runs or the figures are taken
+        (a 50 MP image's map is 100 MB), and it is made again when a render needs it."""
+        self._make = mask if callable(mask) else None
+        self._mask = None if callable(mask) else mask
+        self.loaded, self.cap, self.grain_cap = loaded, cap, grain_cap
         self.mid = self.fine = torch.zeros(1, 3, *loaded.rgb.shape[:2])
         self.norms = (1.0, 1.0)
         self.info = dict(loaded.info)          # how the file is written (a JPEG's quality...)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        if self._mask is None:
+            self._mask = self._make()
+        return self._mask
+
+    def release(self) -> None:
+        """Drop the full-size mask if it can be made again."""
+        if self._make is not None:
+            self._mask = None
 
     def set_pattern(self, mid: torch.Tensor, fine: torch.Tensor, mid_norm: float, fine_norm: float) -> None:
         """The working-size pattern and grain (``Shader.unit()``), enlarged strip by strip when rendered."""

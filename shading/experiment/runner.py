@@ -50,7 +50,7 @@ ENCODER = "taef2"
 
 @dataclass
 class PoisonConfig:
-    """Everything the experiment does; the defaults are the full experiment (about 15-20
+    """Everything the experiment does; the defaults are the full experiment (about 18
     minutes on two CPU cores), ``fast_config`` a small one for tests."""
 
     concepts: Sequence[Concept] = ()           # empty: one concept per image in images_dir
