@@ -87,3 +87,24 @@ def test_mask_working_image_and_render_in_strips_equal_one_piece(small_strips):
     got = render.pixels(0.02)
     assert np.abs(got.astype(int) - want).max() <= 1 and (got != want).mean() < 1e-3   # rounding only
     assert (got != img).mean() > 0.5
+
+
+def test_a_released_mask_is_made_again_and_renders_the_same(small_strips):
+    img = _photo(200, 150)
+    loaded = load_image(Image.fromarray(img))
+    made = []
+
+    def make() -> torch.Tensor:
+        made.append(1)
+        return full_mask(img)
+    render = FullRender(loaded, make, cap=16 / 255, grain_cap=1 / 255)
+    gen = torch.Generator().manual_seed(1)
+    render.set_pattern(torch.randn(1, 3, 100, 75, generator=gen), torch.randn(1, 3, 100, 75, generator=gen), 1.0, 1.0)
+    first = render.pixels(0.02)
+    render.release()
+    assert render._mask is None                   # dropped while the optimizer or the figures run
+    again = render.pixels(0.02)
+    assert len(made) == 2 and np.array_equal(first, again)
+    fixed = FullRender(loaded, full_mask(img), cap=16 / 255, grain_cap=1 / 255)
+    fixed.release()                               # a given mask cannot be made again: it stays
+    assert fixed._mask is not None
