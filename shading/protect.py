@@ -111,15 +111,14 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     # protection must stay under the intensity's threshold; if not, keep working.
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
         del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
-        render.release()
         release_free_memory()
         with large_blocks_mapped():
             shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
         render.set_pattern(*shader.unit())
         scale, data, rgb, _ = render.fit(target, scale)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
-    render.release()
-    release_free_memory()
+        render.release()               # the refit made the mask again
+        release_free_memory()
     report(total, total, "save")
 
     width, height = loaded.size
