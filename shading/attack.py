@@ -70,6 +70,16 @@ class AttackSettings:
     plateau_every: int = 0
     plateau_after: int = 8
     plateau_gain: float = 0.01
+    # With an EOT weight between 0 and 1, each step may take one encoder pass, clean or
+    # through a simulated posting, in turn (each view sees both kinds over two rounds),
+    # instead of both: half the passes a step. Off by default: on three bench images it
+    # took 0.6-0.85x the time per image of both passes, but gave back up to 0.01 of the
+    # ratio after JPEG 85 and 0.03 at the 1024 view (README, "Speed").
+    alternate_eot: bool = False
+    # The self-check's extra steps continue from the end of the cosine schedule (this
+    # share of ``lr``) instead of restarting it: restarted at ``lr``, they undid work and
+    # left the ratio after JPEG 85 worse than before the check on the bench images.
+    check_lr: float = 0.1
 
 
 @dataclass
@@ -177,9 +187,8 @@ class Shader:
         self.generator = generator
         self.simulator = PostingSimulator(generator)
         self.u = torch.randn(x.shape, generator=generator).to(x.device)
-        with torch.no_grad():   # per view and encoder: the starting distance, so all weigh alike
-            self.scales = [[float((enc(_channels_last(view.look(x))) - z).pow(2).mean().clamp_min(1e-8))
-                            for enc, z in zip(self.encoders, view.targets)] for view in self.views]
+        self.passes = 0         # encoder passes followed back (forward and backward)
+        self.scales = self._starting_distances()
         self.reference = Reference(x)      # the original's side of SSIMULACRA2, computed once
         self.plateaued = False
         self._last_distance: Optional[float] = None
@@ -189,6 +198,25 @@ class Shader:
         self.visibility = float("nan")
         self._away: Optional[torch.Tensor] = None
         self.recalibrate(max_evals=5)
+
+    @torch.no_grad()
+    def _starting_distances(self) -> list[list[float]]:
+        """Per view and encoder: the unshaded image's latent distance to the target, so that
+        all views weigh alike; in the passes' own precision, once per distinct view."""
+        seen: dict[tuple, list[float]] = {}
+        out = []
+        for view in self.views:
+            key = (view.shape, view.top, view.left, view.size)
+            if key not in seen:
+                crop = _channels_last(view.look(self.x))
+                row = []
+                for enc, z in zip(self.encoders, view.targets):
+                    with autocast(str(crop.device), self.dtype):
+                        latent = enc(crop)
+                    row.append(float((latent.float() - z).pow(2).mean().clamp_min(1e-8)))
+                seen[key] = row
+            out.append(list(seen[key]))
+        return out
 
     def shaped(self, u: torch.Tensor) -> torch.Tensor:
         """The band-limited pattern before the mask, with its local RMS evened out: the
@@ -248,6 +276,7 @@ class Shader:
             with autocast(str(xt.device), self.dtype):
                 latent = enc(_channels_last(xt))
             loss = loss + (latent.float() - zt).pow(2).mean() / scale
+        self.passes += len(self.encoders)
         return loss / len(self.encoders)
 
     def _uploaded(self, u: torch.Tensor) -> torch.Tensor:
@@ -263,11 +292,20 @@ class Shader:
         # through the encoder passes: it is made again when followed back.
         uploaded = checkpoint(self._uploaded, u, use_reentrant=False)
         seen = uploaded.detach().requires_grad_(True)
-        if self.eot < 1:
-            ((1 - self.eot) * self._pass(view, scales, view.look(seen), lambda x, z: (x, z))).backward()
-        if self.eot > 0:
+        clean, transformed = 1 - self.eot, self.eot
+        if self.settings.alternate_eot and 0 < self.eot < 1:
+            # One pass a step, in turn; the turn also shifts by one each round of the views,
+            # so a view seen clean in one round is seen transformed in the next.
+            k = self.steps_done
+            if (k + k // len(self.views)) % 2:
+                clean, transformed = 0.0, 1.0
+            else:
+                clean, transformed = 1.0, 0.0
+        if clean > 0:
+            (clean * self._pass(view, scales, view.look(seen), lambda x, z: (x, z))).backward()
+        if transformed > 0:
             posting = self.simulator.sample()
-            (self.eot * self._pass(view, scales, view.look(posting.op(seen)), posting.shift)).backward()
+            (transformed * self._pass(view, scales, view.look(posting.op(seen)), posting.shift)).backward()
         (grad,) = torch.autograd.grad(uploaded, u, grad_outputs=seen.grad)
         return grad
 
@@ -283,7 +321,7 @@ class Shader:
             "scales": [[float(v) for v in row] for row in self.scales],
             "generator": self.generator.get_state().clone(),
             "away": self._away.detach().float().cpu().clone() if keep_away else None,
-            "last_distance": self._last_distance, "plateaued": self.plateaued,
+            "last_distance": self._last_distance, "plateaued": self.plateaued, "passes": int(self.passes),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -310,17 +348,21 @@ class Shader:
         last = state.get("last_distance")
         self._last_distance = float(last) if isinstance(last, (int, float)) else None
         self.plateaued = bool(state.get("plateaued", False))
+        self.passes = int(state.get("passes", 0))
 
-    def run(self, steps: int, on_step: Optional[StepCallback] = None, first: int = 0) -> None:
-        """``steps`` steps on a cosine schedule; ``first``: how many of them a run resumed
-        from ``state_dict()`` already did (the schedule continues where it was)."""
+    def run(self, steps: int, on_step: Optional[StepCallback] = None, first: int = 0,
+            lr: Optional[float] = None) -> None:
+        """``steps`` steps on a cosine schedule from ``lr`` (default: the settings' ``lr``)
+        down to its floor; ``first``: how many of them a run resumed from ``state_dict()``
+        already did (the schedule continues where it was)."""
         s = self.settings
+        top = s.lr if lr is None else lr
         if first == 0:              # a fresh schedule (the self-check's too) looks for its own plateau
             self.plateaued, self._last_distance = False, None
         elif self.plateaued:        # resumed after the run had already stopped at its plateau
             return
         for i in range(first, steps):
-            lr = s.lr * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
+            step_lr = top * (s.lr_floor + (1 - s.lr_floor) * 0.5 * (1 + math.cos(math.pi * i / max(1, steps))))
             u = self.u.requires_grad_(True)
             grad = self._gradient(u)
             if s.visibility_weight > 0:
@@ -328,7 +370,7 @@ class Shader:
                     self._away = self._visibility_grad()
                 grad = grad / _rms(grad).clamp_min(1e-12) + s.visibility_weight * self._away
             with torch.no_grad():
-                self.u = u.detach() - lr * _rms(u.detach()) * grad / _rms(grad).clamp_min(1e-12)
+                self.u = u.detach() - step_lr * _rms(u.detach()) * grad / _rms(grad).clamp_min(1e-12)
             self.steps_done += 1
             stop = i < steps - 1 and self._at_plateau()
             if self.steps_done % s.recalibrate_every == 0 or i == steps - 1 or stop:

@@ -101,6 +101,91 @@ def encoder_step_ms(encoder, device: str, size: int, dtype: Optional[torch.dtype
     return statistics.median(times)
 
 
+def reference_step_ms(encoder, x_view: torch.Tensor, target: torch.Tensor, dtype: Optional[torch.dtype],
+                      steps: int = 6) -> float:
+    """Median milliseconds of one step of the reference attack at ``x_view`` (the first step
+    is a warm-up and not counted)."""
+    times: list[float] = []
+    mark = [time.perf_counter()]
+
+    def tick(step: int) -> None:
+        now = time.perf_counter()
+        if step > 1:
+            times.append((now - mark[0]) * 1000)
+        mark[0] = now
+    reference_attack(x_view, encoder, target, 4 / 255, steps + 1, on_step=tick, dtype=dtype)
+    return statistics.median(times)
+
+
+def run_speed(images: Sequence[tuple[str, Any]], options: ProtectOptions, reference_steps: int = 500,
+              log: Log = print) -> dict[str, Any]:
+    """``shade bench --speed``: per image, Shade's seconds, steps and encoder passes with the
+    visibility and strength it reached (so a speed-up is never bought unseen); the encoder's
+    milliseconds per pass in float32 and bfloat16; the CPU kind; and the reference's time
+    per step measured in this process, scaled to its ``reference_steps``."""
+    from .precision import cpu_kind, cpu_name
+
+    device = resolve_device(options.device)
+    dirs = tuple(options.model_dirs) or default_model_dirs()
+    names = expand_encoders(options.encoders, dirs)
+    encoder = load_encoder(names[0], device, dirs)
+    anchor = None
+    if options.mode != "cloak":
+        anchor, _ = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
+    style = load_image(options.style_image).rgb if options.mode != "poison" else None
+    dtype = optimizer_dtype(device, options.precision)
+    rows = []
+    for name, source in images:
+        loaded = load_image(source, options.max_pixels)
+        result = protect(source, replace(options, anchor=anchor, style_image=style))
+        m = result.measurements
+        x_view = to_view(to_tensor(loaded.rgb), options.view_size).to(device)
+        target = TargetBuilder(options.mode, anchor, style).latent(encoder, x_view)
+        ref_ms = reference_step_ms(encoder, x_view, target, dtype)
+        reference_seconds = ref_ms * reference_steps / 1000
+        rows.append({"image": name, "megapixels": round(loaded.rgb.shape[0] * loaded.rgb.shape[1] / 1e6, 3),
+                     "seconds": m["seconds"], "steps": m["steps"], "encoder_passes": m["encoder_passes"],
+                     "ssimulacra2": m["ssimulacra2"], "latent_ratio": m["latent_ratio"],
+                     "latent_ratio_jpeg85": m["latent_ratio_jpeg85"], "weak": m["weak"],
+                     "reference_step_ms": round(ref_ms, 1), "reference_seconds": round(reference_seconds, 1),
+                     "speedup": round(reference_seconds / max(m["seconds"], 1e-9), 1)})
+        log(f"  {name}: {m['seconds']:.1f} s, {m['encoder_passes']} passes; the reference "
+            f"{ref_ms:.0f} ms a step")
+    per_pass = {f"encoder_pass_ms_{s}_{p}": round(encoder_step_ms(encoder, device, s, d), 1)
+                for s in (512,) for p, d in (("float32", None), ("bfloat16", torch.bfloat16))}
+    keys = ("seconds", "encoder_passes", "ssimulacra2", "latent_ratio", "latent_ratio_jpeg85",
+            "reference_seconds", "speedup")
+    return {"device": device, "torch_threads": torch.get_num_threads(), "cpu": cpu_name(),
+            "cpu_kind": cpu_kind(), "precision": str(dtype).replace("torch.", "") if dtype else "float32",
+            "encoders": list(names), "intensity": options.intensity, "quality": options.quality,
+            "reference_steps": reference_steps, "rows": rows,
+            "medians": {k: round(statistics.median(r[k] for r in rows), 3) for k in keys} if rows else {},
+            **per_pass}
+
+
+def format_speed(report: dict[str, Any]) -> str:
+    """The speed report as plain text: one line per image, the medians, the encoder's cost."""
+    lines = [f"device: {report['device']} ({report['torch_threads']} threads), CPU {report['cpu'] or '?'} "
+             f"({report['cpu_kind']}); optimizer passes in {report['precision']}; encoders: "
+             f"{', '.join(report['encoders'])}; intensity {report['intensity']}, quality {report['quality']}",
+             f"{'image':<28} {'MP':>5} {'sec':>7} {'steps':>5} {'passes':>6} {'SSIMU2':>6} {'ratio':>6} "
+             f"{'jpeg85':>6} {'ref ms/step':>11} {'ref sec':>8} {'faster':>7}"]
+    for r in report["rows"]:
+        lines.append(f"{r['image'][:28]:<28} {r['megapixels']:>5.2f} {r['seconds']:>7.1f} {r['steps']:>5} "
+                     f"{r['encoder_passes']:>6} {r['ssimulacra2']:>6.1f} {r['latent_ratio']:>6.3f} "
+                     f"{r['latent_ratio_jpeg85']:>6.3f} {r['reference_step_ms']:>11.0f} "
+                     f"{r['reference_seconds']:>8.1f} {r['speedup']:>6.1f}x" + (" weak" if r["weak"] else ""))
+    m = report["medians"]
+    if m:
+        lines.append(f"{'MEDIAN':<28} {'':>5} {m['seconds']:>7.1f} {'':>5} {m['encoder_passes']:>6.0f} "
+                     f"{m['ssimulacra2']:>6.1f} {m['latent_ratio']:>6.3f} {m['latent_ratio_jpeg85']:>6.3f} "
+                     f"{'':>11} {m['reference_seconds']:>8.1f} {m['speedup']:>6.1f}x")
+    lines.append(f"encoder pass (forward+backward) at 512^2: {report['encoder_pass_ms_512_float32']:.0f} ms in "
+                 f"float32, {report['encoder_pass_ms_512_bfloat16']:.0f} ms in bfloat16; the reference's time "
+                 f"is {report['reference_steps']} of its steps, each timed in this process")
+    return "\n".join(lines)
+
+
 def _reference_row(name: str, loaded, builder: TargetBuilder, encoders, names, meter: BenchMeter,
                    options: ProtectOptions, device: str, eps: float, steps: int, original_bytes: int) -> tuple[Row, np.ndarray]:
     started = time.perf_counter()

@@ -147,6 +147,7 @@ class RatioMeter:
     def __init__(self, encoders, targets, original: np.ndarray, view_size: int, device: str) -> None:
         self.encoders, self.view_size, self.device = encoders, view_size, device
         self.original = original
+        self._original: dict = {}
         crop = self._crop(original)
         with torch.no_grad():
             self.z_target = [targets.crop_latent(enc, crop, view_shape(*original.shape[:2], view_size))
@@ -160,10 +161,16 @@ class RatioMeter:
         return x.to(self.device).contiguous(memory_format=torch.channels_last)
 
     @torch.no_grad()
+    def _original_distances(self, attack: Optional[Callable[[np.ndarray], np.ndarray]]) -> list[torch.Tensor]:
+        """|E(T(o)) - z_t| per encoder; the same for every shaded image, so kept per attack."""
+        if attack not in self._original:
+            xo = self._crop(self.original if attack is None else attack(self.original))
+            self._original[attack] = [(enc(xo) - zt).norm().clamp_min(1e-8)
+                                      for enc, zt in zip(self.encoders, self.z_target)]
+        return self._original[attack]
+
+    @torch.no_grad()
     def ratios(self, shaded: np.ndarray, attack: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> list[float]:
-        o, s = (self.original, shaded) if attack is None else (attack(self.original), attack(shaded))
-        xo, xs = self._crop(o), self._crop(s)
-        out = []
-        for enc, zt in zip(self.encoders, self.z_target):
-            out.append(float((enc(xs) - zt).norm() / (enc(xo) - zt).norm().clamp_min(1e-8)))
-        return out
+        xs = self._crop(shaded if attack is None else attack(shaded))
+        return [float((enc(xs) - zt).norm() / base)
+                for enc, zt, base in zip(self.encoders, self.z_target, self._original_distances(attack))]

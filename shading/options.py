@@ -182,11 +182,14 @@ class ProtectOptions:
 class ProtectResult:
     """The shaded image at full size (same mode and size as the input) and what was measured.
 
-    ``measurements`` keys: width, height, mode, target, encoders, steps, resumed_from_step
+    ``measurements`` keys: width, height, mode, target, encoders, steps, encoder_passes (forward
+    and backward passes the optimizer followed back, over all encoders), resumed_from_step
     (the step a checkpoint resumed the optimization from; 0 for a fresh run), seconds, device,
     psnr, ssim, linf_255, latent_ratio (per-encoder mean at the trainer's 512 view),
     latent_ratio_jpeg85, latent_ratios (per encoder), weak (bool: the self-check found the
-    protection below the intensity's threshold after a JPEG-85 round trip).
+    protection below the intensity's threshold after a JPEG-85 round trip), self_check
+    ("not needed"; "improved": its extra steps made the file stronger after JPEG 85; "no
+    gain": they did not, and the pattern from before them was written).
     """
 
     image: Image.Image

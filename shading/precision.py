@@ -20,6 +20,25 @@ def _cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
+def cpu_name() -> str:
+    """The CPU's model name as the OS reports it (for benchmark reports), or ''."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def cpu_kind() -> str:
+    """``bf16-native`` (AVX512-BF16 or AMX: bfloat16 passes run at full speed) or ``no-bf16``."""
+    return "bf16-native" if _cpu_has_native_bf16() else "no-bf16"
+
+
 def optimizer_dtype(device: str, precision: str = "auto") -> Optional[torch.dtype]:
     """The autocast dtype for the optimizer's encoder passes on ``device``; None: float32."""
     if precision == "float32":

@@ -17,7 +17,7 @@ from .mask import masking_map
 from .memory import large_blocks_mapped, release_free_memory
 from .metrics import ATTACKS, RatioMeter, linf_255, psnr, rms_255, ssim, visibility
 from .options import ImageSource, ProgressCallback, ProtectOptions, ProtectResult
-from .precision import optimizer_dtype
+from .precision import autocast, optimizer_dtype
 from .render import FullRender, full_mask, work_image
 from .targets import TargetBuilder, resolve_anchor
 from .views import view_shape
@@ -84,11 +84,14 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     mask = masking_map(x_work, px)
     views = interleave([view for short in shorts for view in trainer_views(view_shape(*full_hw, short))],
                        [tile for short in tiled for tile in tiled_views(view_shape(*full_hw, short), options.view_size)])
-    for view in {id(v): v for v in views}.values():        # interleaving repeats the shorter list
-        view.targets = [builder.view_latent(enc, view, x_work) for enc in encoders]
+    dtype = optimizer_dtype(device, options.precision)
+    # The targets the optimizer steers toward are encoded in its passes' precision (the
+    # reported ratios are measured in float32 against targets of their own).
+    with autocast(device, dtype):
+        for view in {id(v): v for v in views}.values():    # interleaving repeats the shorter list
+            view.targets = [builder.view_latent(enc, view, x_work).float() for enc in encoders]
     settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded))
-    shader = Shader(x_work, mask, encoders, views, settings, generator,
-                    eot=options.eot_weight, dtype=optimizer_dtype(device, options.precision))
+    shader = Shader(x_work, mask, encoders, views, settings, generator, eot=options.eot_weight, dtype=dtype)
     resume = Resumption(checkpoint, shader, steps, (      # what the run depends on, for its fingerprint
         loaded.rgb, anchor_rgb, style_rgb, label, options.mode, names, settings, options.eot_weight,
         shader.dtype, [(v.shape, v.top, v.left, v.size) for v in views], steps, seed))
@@ -102,21 +105,35 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     render = FullRender(loaded, mask.cpu() if work_hw == full_hw else (lambda: full_mask(loaded.rgb)), cap,
                         shader.settings.grain_cap)
     render.set_pattern(*shader.unit())
-    scale, data, rgb, _ = render.fit(target, shader.scale)
+    first_fit = shader.scale
+    scale, data, rgb, _ = render.fit(target, first_fit)
     render.release()
     release_free_memory()
     meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
     ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
-    # protection must stay under the intensity's threshold; if not, keep working.
+    # protection must stay under the intensity's threshold; if not, keep working. The
+    # extra steps continue at the schedule's low end; if the file they make is not
+    # stronger after JPEG 85, the pattern from before them is written instead.
+    checked = "not needed"
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
+        before = (shader.u.detach().clone(), first_fit, statistics.fmean(ratios85))
         del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
         release_free_memory()
         with large_blocks_mapped():
-            shader.run(check_steps, on_step=lambda k: report(k, total, "check"))
+            shader.run(check_steps, on_step=lambda k: report(k, total, "check"),
+                       lr=shader.settings.lr * shader.settings.check_lr)
         render.set_pattern(*shader.unit())
         scale, data, rgb, _ = render.fit(target, scale)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+        checked = "improved"
+        if statistics.fmean(ratios85) >= before[2]:
+            checked = "no gain"
+            shader.u = before[0]
+            del data, rgb
+            render.set_pattern(*shader.unit())
+            scale, data, rgb, _ = render.fit(target, before[1])
+            ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
         render.release()               # the refit made the mask again
         release_free_memory()
     report(total, total, "save")
@@ -127,8 +144,8 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         "width": width, "height": height, "mode": options.mode, "target": label,
         "intensity": options.intensity, "quality": options.quality, "visibility_target": target,
         "encoders": list(names), "device": device, "seed": seed,
-        "steps": shader.steps_done, "encoder_evaluations": shader.steps_done * len(encoders),
-        "plateau": shader.plateaued,
+        "steps": shader.steps_done, "encoder_passes": shader.passes,
+        "plateau": shader.plateaued, "self_check": checked,
         "resumed_from_step": resume.from_step,
         "seconds": round(time.perf_counter() - started, 3),
         **seen,

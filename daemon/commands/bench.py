@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory", type=float, nargs="+", metavar="MP",
                    help="instead: the peak memory above idle of shading a synthetic 3:2 image of each "
                         "size in megapixels (e.g. --memory 12 50), each in a fresh process")
+    p.add_argument("--speed", action="store_true",
+                   help="instead: per image, seconds, steps and encoder passes (with the visibility and "
+                        "strength reached), the encoder's ms per pass in float32 and bfloat16, the CPU kind, "
+                        "and the reference's time per step measured in the same process")
     add_shading_arguments(p)
     p.set_defaults(func=run)
 
@@ -51,6 +55,22 @@ def run_memory(args: argparse.Namespace, options) -> int:
               f"{r['above_idle_mb']} MB  {r['seconds']} s  {r['steps']} steps")
     if args.json:
         Path(args.json).write_text(json.dumps({"memory": rows}, indent=2))
+    return 0
+
+
+def run_speed_report(args: argparse.Namespace, items: list, options) -> int:
+    from shading import ShadeError
+    from shading.bench import format_speed, run_speed
+
+    print(f"timing {len(items)} image(s)", file=sys.stderr)
+    try:
+        report = run_speed(items, options, max(args.reference_steps, 1), log=lambda s: print(s, file=sys.stderr))
+    except ShadeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        return 1
+    print(format_speed(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     return 0
 
 
@@ -112,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         return run_memory(args, options)
     if options.mode != "cloak" and args.anchor is None and args.target is None:
         options.anchor, options.target = default_anchor(), "cat"
+    if args.speed:
+        return run_speed_report(args, items, options)
     print(f"benching {len(items)} image(s); the reference takes {args.reference_steps} steps per image",
           file=sys.stderr)
     unknown = [i for i in args.intensities if i not in INTENSITIES]

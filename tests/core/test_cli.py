@@ -145,6 +145,27 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, plumbing_model_dir, ph
             assert im.format == "PNG" and im.width > 300
 
 
+def test_bench_speed_reports_passes_precisions_cpu_kind_and_the_reference(tmp_path, plumbing_model_dir, photo,
+                                                                       anchor_dir):
+    img = tmp_path / "astronaut.png"
+    Image.fromarray(photo[::4, ::4].copy()).save(img)
+    report = tmp_path / "speed.json"
+    res = run_shade(["bench", "--speed", img, "--json", report, "--reference-steps", "500",
+                     "--anchor", anchor_dir / "cat.png", *FAST], tmp_path / "home", plumbing_model_dir)
+    assert res.returncode == 0, res.stderr
+    assert "MEDIAN" in res.stdout and "bfloat16" in res.stdout and "faster" in res.stdout
+    data = json.loads(report.read_text())
+    assert data["cpu_kind"] in ("bf16-native", "no-bf16") and data["device"] == "cpu"
+    (row,) = data["rows"]
+    # a pass is counted for each encoder pass followed back: fast takes one a step
+    assert row["steps"] >= 1 and row["encoder_passes"] == row["steps"]
+    assert 0 < row["ssimulacra2"] <= 100 and 0 < row["latent_ratio"] < 2
+    assert row["reference_step_ms"] > 0
+    assert row["reference_seconds"] == pytest.approx(row["reference_step_ms"] * 500 / 1000, rel=0.01)
+    assert row["speedup"] == pytest.approx(row["reference_seconds"] / row["seconds"], rel=0.05)
+    assert data["encoder_pass_ms_512_float32"] > 0 and data["encoder_pass_ms_512_bfloat16"] > 0
+
+
 @pytest.mark.parametrize("argv, eot, precision", [
     ([], None, "auto"),
     (["--robust"], True, "auto"),
