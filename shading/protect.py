@@ -117,7 +117,7 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     # stronger after JPEG 85, the pattern from before them is written instead.
     checked = "not needed"
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
-        before = (shader.u.detach().clone(), first_fit, statistics.fmean(ratios85))
+        u_before, ratio85_before = shader.u.detach().clone(), statistics.fmean(ratios85)
         del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
         release_free_memory()
         with large_blocks_mapped():
@@ -127,12 +127,12 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
         scale, data, rgb, _ = render.fit(target, scale)
         ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
         checked = "improved"
-        if statistics.fmean(ratios85) >= before[2]:
+        if statistics.fmean(ratios85) >= ratio85_before:
             checked = "no gain"
-            shader.u = before[0]
+            shader.u = u_before
             del data, rgb
             render.set_pattern(*shader.unit())
-            scale, data, rgb, _ = render.fit(target, before[1])
+            scale, data, rgb, _ = render.fit(target, first_fit)
             ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
         render.release()               # the refit made the mask again
         release_free_memory()
