@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Callable, Optional
 
 from .common import add_shading_arguments, options_from, settings_or_exit
 
@@ -58,20 +59,33 @@ def run_memory(args: argparse.Namespace, options) -> int:
     return 0
 
 
-def run_speed_report(args: argparse.Namespace, items: list, options) -> int:
+def _log(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def report_or_none(args: argparse.Namespace, make: Callable[[], dict], table: Callable[[dict], str]) -> Optional[dict]:
+    """Runs ``make``, prints its table and writes ``--json``; None (said on stderr) when
+    the shading refused."""
     from shading import ShadeError
+
+    try:
+        report = make()
+    except ShadeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        return None
+    print(table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
+    return report
+
+
+def run_speed_report(args: argparse.Namespace, items: list, options) -> int:
     from shading.bench import format_speed, run_speed
 
     print(f"timing {len(items)} image(s)", file=sys.stderr)
-    try:
-        report = run_speed(items, options, max(args.reference_steps, 1), log=lambda s: print(s, file=sys.stderr))
-    except ShadeError as exc:
-        print(f"shade: {exc}", file=sys.stderr)
-        return 1
-    print(format_speed(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
-    return 0
+    report = report_or_none(args, lambda: run_speed(items, options, max(args.reference_steps, 1), log=_log),
+                            format_speed)
+    return 0 if report is not None else 1
 
 
 def collect(inputs: list[str], photos: bool) -> list[tuple[str, object]]:
@@ -110,7 +124,7 @@ def default_anchor() -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shading import INTENSITIES, ShadeError
+    from shading import INTENSITIES
     from shading.bench import crop_sheet, format_table, frontier_plot, run_bench
 
     settings, _ = settings_or_exit()
@@ -141,15 +155,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"shade: unknown intensity {unknown[0]!r}; choose from {', '.join(INTENSITIES)}", file=sys.stderr)
         return 2
     pairs: dict = {}
-    try:
-        report = run_bench(items, options, args.reference_steps, [e / 255 for e in args.reference_eps],
-                           log=lambda s: print(s, file=sys.stderr), intensities=args.intensities, keep=pairs)
-    except ShadeError as exc:
-        print(f"shade: {exc}", file=sys.stderr)
+    report = report_or_none(args, lambda: run_bench(items, options, args.reference_steps,
+                                                     [e / 255 for e in args.reference_eps], log=_log,
+                                                     intensities=args.intensities, keep=pairs), format_table)
+    if report is None:
         return 1
-    print(format_table(report))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, default=float))
     try:
         if args.plot:
             frontier_plot(report, args.plot)
