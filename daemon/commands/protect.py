@@ -11,9 +11,6 @@ from tqdm import tqdm
 
 from .common import add_shading_arguments, options_from, settings_or_exit
 
-JSON_KEYS = ("mode", "target", "width", "height", "encoders", "steps", "seconds", "psnr", "ssim", "linf_255",
-             "latent_ratio", "latent_ratio_jpeg85", "latent_ratios", "weak", "seed", "device", "intensity", "quality")
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("protect", help="shade images and write the results to a folder",
@@ -103,12 +100,12 @@ def run(args: argparse.Namespace) -> int:
             except ShadeError as exc:
                 print(f"shade: no preview for {src}: {exc}", file=sys.stderr)
         if args.json:
-            record = {"input": str(src), "output": str(written), **{k: m[k] for k in JSON_KEYS if k in m},
+            record = {"input": str(src), "output": str(written), **m,
                       **file_sizes(src, Path(written)), **({"preview": str(sheet)} if sheet else {})}
             print(json.dumps(record), flush=True)
         else:
             weak = "  WEAK: protection fell short after JPEG 85, try --intensity high" if m["weak"] else ""
             print(f"{src} -> {written}  ratio {m['latent_ratio']:.3f} (JPEG85 {m['latent_ratio_jpeg85']:.3f})  "
-                  f"PSNR {m['psnr']:.1f} dB  SSIM {m['ssim']:.3f}  {m['seconds']:.1f}s{weak}"
+                  f"SSIMULACRA2 {m['ssimulacra2']:.1f}  PSNR {m['psnr']:.1f} dB  {m['seconds']:.1f}s{weak}"
                   + (f"  preview {sheet}" if sheet else ""), flush=True)
     return 1 if failures else 0

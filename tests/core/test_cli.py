@@ -52,8 +52,10 @@ def test_protect_json_and_every_bad_input(tmp_path, inputs, plumbing_model_dir, 
     assert [Path(r["input"]).name for r in records] == ["good.png", "photo.jpg"]
     for r in records:
         for key in ("input", "output", "mode", "target", "width", "height", "encoders", "steps", "seconds", "psnr",
-                    "ssim", "linf_255", "latent_ratio", "latent_ratio_jpeg85"):
-            assert key in r
+                    "ssim", "linf_255", "latent_ratio", "latent_ratio_jpeg85", "ssimulacra2", "smooth_textured_ratio",
+                    "lowpass_smooth_255", "rms_255", "bytes", "encoder_passes", "self_check", "weak", "seed"):
+            assert key in r, key
+        assert r["ssimulacra2"] >= r["visibility_target"] and r["encoder_passes"] == r["steps"]
         assert r["mode"] == "poison" and r["target"] == "cat" and r["encoders"] == ["random-tiny"]
         shaded = Image.open(r["output"])
         assert shaded.size == (r["width"], r["height"])
