@@ -101,6 +101,19 @@ def encoder_step_ms(encoder, device: str, size: int, dtype: Optional[torch.dtype
     return statistics.median(times)
 
 
+def _setup(options: ProtectOptions):
+    """What every bench run needs once: the device, the model folders, the encoder names,
+    and the anchor and style pixels (loaded once, not per image)."""
+    device = resolve_device(options.device)
+    dirs = tuple(options.model_dirs) or default_model_dirs()
+    names = expand_encoders(options.encoders, dirs)
+    anchor = None
+    if options.mode != "cloak":
+        anchor, _ = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
+    style = load_image(options.style_image).rgb if options.mode != "poison" else None
+    return device, dirs, names, anchor, style
+
+
 def reference_step_ms(encoder, x_view: torch.Tensor, target: torch.Tensor, dtype: Optional[torch.dtype],
                       steps: int = 6) -> float:
     """Median milliseconds of one step of the reference attack at ``x_view`` (the first step
@@ -125,14 +138,8 @@ def run_speed(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     per step measured in this process, scaled to its ``reference_steps``."""
     from .precision import cpu_kind, cpu_name
 
-    device = resolve_device(options.device)
-    dirs = tuple(options.model_dirs) or default_model_dirs()
-    names = expand_encoders(options.encoders, dirs)
+    device, dirs, names, anchor, style = _setup(options)
     encoder = load_encoder(names[0], device, dirs)
-    anchor = None
-    if options.mode != "cloak":
-        anchor, _ = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
-    style = load_image(options.style_image).rgb if options.mode != "poison" else None
     dtype = optimizer_dtype(device, options.precision)
     rows = []
     for name, source in images:
@@ -229,15 +236,9 @@ def run_bench(images: Sequence[tuple[str, Any]], options: ProtectOptions, refere
     ``intensities``: more intensities to run Shade at besides ``options.intensity`` (for the
     frontier); ``reference_eps``: one eps or several ([0, 1] units); ``keep``: a dict that
     receives, per image name, the original and the written pixels (for the crop sheet)."""
-    device = resolve_device(options.device)
-    dirs = tuple(options.model_dirs) or default_model_dirs()
-    names = expand_encoders(options.encoders, dirs)
+    device, dirs, names, anchor, style = _setup(options)
     encoders = [load_encoder(n, device, dirs) for n in names]
     eps_list = [reference_eps] if isinstance(reference_eps, (int, float)) else list(reference_eps)
-    anchor = None
-    if options.mode != "cloak":
-        anchor, _ = resolve_anchor(options.anchor, options.target, options.anchor_dirs, dirs, device)
-    style = load_image(options.style_image).rgb if options.mode != "poison" else None
     runs = [options.intensity] + [i for i in intensities if i != options.intensity]
     rows: list[Row] = []
     for name, source in images:
