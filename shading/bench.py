@@ -130,66 +130,96 @@ def reference_step_ms(encoder, x_view: torch.Tensor, target: torch.Tensor, dtype
     return statistics.median(times)
 
 
+def _speed_row(name: str, result, loaded, meter: RatioMeter) -> dict[str, Any]:
+    """What one protect() run cost and reached, the 1024 view after JPEG 85 included."""
+    m = result.measurements
+    return {"image": name, "megapixels": round(loaded.rgb.shape[0] * loaded.rgb.shape[1] / 1e6, 3),
+            "seconds": m["seconds"], "steps": m["steps"], "encoder_passes": m["encoder_passes"],
+            "ssimulacra2": m["ssimulacra2"], "latent_ratio": m["latent_ratio"],
+            "latent_ratio_jpeg85": m["latent_ratio_jpeg85"],
+            "jpeg85_1024": round(statistics.fmean(meter.ratios(decode_rgb(result.data), ATTACKS["jpeg85"])), 5),
+            "weak": m["weak"]}
+
+
+SPEED_KEYS = ("seconds", "encoder_passes", "ssimulacra2", "latent_ratio", "latent_ratio_jpeg85", "jpeg85_1024")
+
+
+def _medians(rows: Sequence[dict], keys: Sequence[str]) -> dict[str, float]:
+    return {k: round(statistics.median(r[k] for r in rows), 3) for k in keys} if rows else {}
+
+
 def run_speed(images: Sequence[tuple[str, Any]], options: ProtectOptions, reference_steps: int = 500,
-              log: Log = print) -> dict[str, Any]:
+              log: Log = print, sweep_steps: Sequence[int] = ()) -> dict[str, Any]:
     """``shade bench --speed``: per image, Shade's seconds, steps and encoder passes with the
     visibility and strength it reached (so a speed-up is never bought unseen); the encoder's
     milliseconds per pass in float32 and bfloat16; the CPU kind; and the reference's time
-    per step measured in this process, scaled to its ``reference_steps``."""
+    per step measured in this process, scaled to its ``reference_steps``. ``sweep_steps``:
+    the same image shaded again at each of these step counts (the ratio against passes)."""
     from .precision import cpu_kind, cpu_name
 
     device, dirs, names, anchor, style = _setup(options)
-    encoder = load_encoder(names[0], device, dirs)
+    encoders = [load_encoder(n, device, dirs) for n in names]
+    builder = TargetBuilder(options.mode, anchor, style)
     dtype = optimizer_dtype(device, options.precision)
-    rows = []
+    shading = replace(options, anchor=anchor, style_image=style)
+    rows, sweep = [], []
     for name, source in images:
         loaded = load_image(source, options.max_pixels)
-        result = protect(source, replace(options, anchor=anchor, style_image=style))
-        m = result.measurements
+        large = RatioMeter(encoders, builder, loaded.rgb, 2 * options.view_size, device)
+        row = _speed_row(name, protect(source, shading), loaded, large)
         x_view = to_view(to_tensor(loaded.rgb), options.view_size).to(device)
-        target = TargetBuilder(options.mode, anchor, style).latent(encoder, x_view)
-        ref_ms = reference_step_ms(encoder, x_view, target, dtype)
+        ref_ms = reference_step_ms(encoders[0], x_view, builder.latent(encoders[0], x_view), dtype)
         reference_seconds = ref_ms * reference_steps / 1000
-        rows.append({"image": name, "megapixels": round(loaded.rgb.shape[0] * loaded.rgb.shape[1] / 1e6, 3),
-                     "seconds": m["seconds"], "steps": m["steps"], "encoder_passes": m["encoder_passes"],
-                     "ssimulacra2": m["ssimulacra2"], "latent_ratio": m["latent_ratio"],
-                     "latent_ratio_jpeg85": m["latent_ratio_jpeg85"], "weak": m["weak"],
-                     "reference_step_ms": round(ref_ms, 1), "reference_seconds": round(reference_seconds, 1),
-                     "speedup": round(reference_seconds / max(m["seconds"], 1e-9), 1)})
-        log(f"  {name}: {m['seconds']:.1f} s, {m['encoder_passes']} passes; the reference "
+        rows.append({**row, "reference_step_ms": round(ref_ms, 1), "reference_seconds": round(reference_seconds, 1),
+                     "speedup": round(reference_seconds / max(row["seconds"], 1e-9), 1)})
+        log(f"  {name}: {row['seconds']:.1f} s, {row['encoder_passes']} passes; the reference "
             f"{ref_ms:.0f} ms a step")
-    per_pass = {f"encoder_pass_ms_{s}_{p}": round(encoder_step_ms(encoder, device, s, d), 1)
+        for steps in sweep_steps:
+            sweep.append({**_speed_row(name, protect(source, replace(shading, steps=steps)), loaded, large),
+                          "asked_steps": steps})
+            log(f"  {name} at {steps} steps: {sweep[-1]['seconds']:.1f} s, {sweep[-1]['encoder_passes']} passes")
+    per_pass = {f"encoder_pass_ms_{s}_{p}": round(encoder_step_ms(encoders[0], device, s, d), 1)
                 for s in (512,) for p, d in (("float32", None), ("bfloat16", torch.bfloat16))}
-    keys = ("seconds", "encoder_passes", "ssimulacra2", "latent_ratio", "latent_ratio_jpeg85",
-            "reference_seconds", "speedup")
     return {"device": device, "torch_threads": torch.get_num_threads(), "cpu": cpu_name(),
             "cpu_kind": cpu_kind(), "precision": str(dtype).replace("torch.", "") if dtype else "float32",
             "encoders": list(names), "intensity": options.intensity, "quality": options.quality,
             "reference_steps": reference_steps, "rows": rows,
-            "medians": {k: round(statistics.median(r[k] for r in rows), 3) for k in keys} if rows else {},
+            "medians": _medians(rows, (*SPEED_KEYS, "reference_seconds", "speedup")),
+            "sweep": sweep,
+            "sweep_medians": {str(n): _medians([r for r in sweep if r["asked_steps"] == n], SPEED_KEYS)
+                              for n in sweep_steps},
             **per_pass}
 
 
 def format_speed(report: dict[str, Any]) -> str:
-    """The speed report as plain text: one line per image, the medians, the encoder's cost."""
+    """The speed report as plain text: one line per image, the medians, the encoder's cost,
+    and with a step sweep, its medians beside the default's (the ratio against passes)."""
     lines = [f"device: {report['device']} ({report['torch_threads']} threads), CPU {report['cpu'] or '?'} "
              f"({report['cpu_kind']}); optimizer passes in {report['precision']}; encoders: "
              f"{', '.join(report['encoders'])}; intensity {report['intensity']}, quality {report['quality']}",
              f"{'image':<28} {'MP':>5} {'sec':>7} {'steps':>5} {'passes':>6} {'SSIMU2':>6} {'ratio':>6} "
-             f"{'jpeg85':>6} {'ref ms/step':>11} {'ref sec':>8} {'faster':>7}"]
+             f"{'jpeg85':>6} {'85@1024':>7} {'ref ms/step':>11} {'ref sec':>8} {'faster':>7}"]
     for r in report["rows"]:
         lines.append(f"{r['image'][:28]:<28} {r['megapixels']:>5.2f} {r['seconds']:>7.1f} {r['steps']:>5} "
                      f"{r['encoder_passes']:>6} {r['ssimulacra2']:>6.1f} {r['latent_ratio']:>6.3f} "
-                     f"{r['latent_ratio_jpeg85']:>6.3f} {r['reference_step_ms']:>11.0f} "
+                     f"{r['latent_ratio_jpeg85']:>6.3f} {r['jpeg85_1024']:>7.3f} {r['reference_step_ms']:>11.0f} "
                      f"{r['reference_seconds']:>8.1f} {r['speedup']:>6.1f}x" + (" weak" if r["weak"] else ""))
     m = report["medians"]
     if m:
         lines.append(f"{'MEDIAN':<28} {'':>5} {m['seconds']:>7.1f} {'':>5} {m['encoder_passes']:>6.0f} "
                      f"{m['ssimulacra2']:>6.1f} {m['latent_ratio']:>6.3f} {m['latent_ratio_jpeg85']:>6.3f} "
-                     f"{'':>11} {m['reference_seconds']:>8.1f} {m['speedup']:>6.1f}x")
+                     f"{m['jpeg85_1024']:>7.3f} {'':>11} {m['reference_seconds']:>8.1f} {m['speedup']:>6.1f}x")
     lines.append(f"encoder pass (forward+backward) at 512^2: {report['encoder_pass_ms_512_float32']:.0f} ms in "
                  f"float32, {report['encoder_pass_ms_512_bfloat16']:.0f} ms in bfloat16; the reference's time "
                  f"is {report['reference_steps']} of its steps, each timed in this process")
+    if report.get("sweep_medians"):
+        lines.append("ratio against passes (medians over the images; the quality's own step count first):")
+        lines.append(f"{'steps':>8} {'passes':>6} {'sec':>7} {'SSIMU2':>6} {'ratio':>6} {'jpeg85':>6} {'85@1024':>7}")
+        for label, med in [("default", m), *report["sweep_medians"].items()]:
+            if med:
+                lines.append(f"{label:>8} {med['encoder_passes']:>6.0f} {med['seconds']:>7.1f} "
+                             f"{med['ssimulacra2']:>6.1f} {med['latent_ratio']:>6.3f} "
+                             f"{med['latent_ratio_jpeg85']:>6.3f} {med['jpeg85_1024']:>7.3f}")
     return "\n".join(lines)
 
 

@@ -110,14 +110,15 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
     render.release()
     release_free_memory()
     meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
-    ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+    ratios85 = meter.ratios(rgb, ATTACKS["jpeg85"])
     # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
     # protection must stay under the intensity's threshold; if not, keep working. The
     # extra steps continue at the schedule's low end; if the file they make is not
-    # stronger after JPEG 85, the pattern from before them is written instead.
+    # stronger after JPEG 85, the pattern from before them is written instead (the same
+    # pattern and fit make the same file, so its measurement is kept, not made again).
     checked = "not needed"
     if check_steps and statistics.fmean(ratios85) > intensity.min_protection:
-        u_before, ratio85_before = shader.u.detach().clone(), statistics.fmean(ratios85)
+        u_before, ratios85_before = shader.u.detach().clone(), ratios85
         del data, rgb                  # the file is made again: its full-size copies go before the optimizer's graphs come
         release_free_memory()
         with large_blocks_mapped():
@@ -125,17 +126,17 @@ def protect(image: ImageSource, options: Optional[ProtectOptions] = None,
                        lr=shader.settings.lr * shader.settings.check_lr)
         render.set_pattern(*shader.unit())
         scale, data, rgb, _ = render.fit(target, scale)
-        ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
+        ratios85 = meter.ratios(rgb, ATTACKS["jpeg85"])
         checked = "improved"
-        if statistics.fmean(ratios85) >= ratio85_before:
+        if statistics.fmean(ratios85) >= statistics.fmean(ratios85_before):
             checked = "no gain"
-            shader.u = u_before
+            shader.u, ratios85 = u_before, ratios85_before
             del data, rgb
             render.set_pattern(*shader.unit())
             scale, data, rgb, _ = render.fit(target, first_fit)
-            ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
         render.release()               # the refit made the mask again
         release_free_memory()
+    ratios = meter.ratios(rgb)
     report(total, total, "save")
 
     width, height = loaded.size

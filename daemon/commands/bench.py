@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instead: per image, seconds, steps and encoder passes (with the visibility and "
                         "strength reached), the encoder's ms per pass in float32 and bfloat16, the CPU kind, "
                         "and the reference's time per step measured in the same process")
+    p.add_argument("--sweep-steps", type=int, nargs="+", default=[], metavar="STEPS",
+                   help="with --speed: also shade each image at these step counts and report the ratio "
+                        "against passes")
     add_shading_arguments(p)
     p.set_defaults(func=run)
 
@@ -82,8 +85,12 @@ def report_or_none(args: argparse.Namespace, make: Callable[[], dict], table: Ca
 def run_speed_report(args: argparse.Namespace, items: list, options) -> int:
     from shading.bench import format_speed, run_speed
 
+    if any(n < 1 for n in args.sweep_steps):
+        print("shade: --sweep-steps takes step counts of 1 or more", file=sys.stderr)
+        return 2
     print(f"timing {len(items)} image(s)", file=sys.stderr)
-    report = report_or_none(args, lambda: run_speed(items, options, max(args.reference_steps, 1), log=_log),
+    report = report_or_none(args, lambda: run_speed(items, options, max(args.reference_steps, 1), log=_log,
+                                                      sweep_steps=args.sweep_steps),
                             format_speed)
     return 0 if report is not None else 1
 
@@ -148,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
         options.anchor, options.target = default_anchor(), "cat"
     if args.speed:
         return run_speed_report(args, items, options)
+    if args.sweep_steps:
+        print("shade: --sweep-steps goes with --speed", file=sys.stderr)
+        return 2
     print(f"benching {len(items)} image(s); the reference takes {args.reference_steps} steps per image",
           file=sys.stderr)
     unknown = [i for i in args.intensities if i not in INTENSITIES]

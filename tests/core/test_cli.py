@@ -152,10 +152,11 @@ def test_bench_speed_reports_passes_precisions_cpu_kind_and_the_reference(tmp_pa
     img = tmp_path / "astronaut.png"
     Image.fromarray(photo[::4, ::4].copy()).save(img)
     report = tmp_path / "speed.json"
-    res = run_shade(["bench", "--speed", img, "--json", report, "--reference-steps", "500",
+    res = run_shade(["bench", "--speed", img, "--json", report, "--reference-steps", "500", "--sweep-steps", "1", "3",
                      "--anchor", anchor_dir / "cat.png", *FAST], tmp_path / "home", plumbing_model_dir)
     assert res.returncode == 0, res.stderr
     assert "MEDIAN" in res.stdout and "bfloat16" in res.stdout and "faster" in res.stdout
+    assert "ratio against passes" in res.stdout
     data = json.loads(report.read_text())
     assert data["cpu_kind"] in ("bf16-native", "no-bf16") and data["device"] == "cpu"
     (row,) = data["rows"]
@@ -166,6 +167,19 @@ def test_bench_speed_reports_passes_precisions_cpu_kind_and_the_reference(tmp_pa
     assert row["reference_seconds"] == pytest.approx(row["reference_step_ms"] * 500 / 1000, rel=0.01)
     assert row["speedup"] == pytest.approx(row["reference_seconds"] / row["seconds"], rel=0.05)
     assert data["encoder_pass_ms_512_float32"] > 0 and data["encoder_pass_ms_512_bfloat16"] > 0
+    assert 0 < row["jpeg85_1024"] < 2
+    # the sweep: the same image again at each step count asked, fast's one pass a step
+    assert [(r["asked_steps"], r["steps"], r["encoder_passes"]) for r in data["sweep"]] == [(1, 1, 1), (3, 3, 3)]
+    assert set(data["sweep_medians"]) == {"1", "3"}
+    assert data["sweep_medians"]["3"]["encoder_passes"] == 3
+
+
+def test_bench_refuses_a_step_sweep_it_cannot_run(tmp_path, plumbing_model_dir, photo):
+    img = tmp_path / "astronaut.png"
+    Image.fromarray(photo[::4, ::4].copy()).save(img)
+    for argv, said in ((["--speed", "--sweep-steps", "0"], "1 or more"), (["--sweep-steps", "4"], "with --speed")):
+        res = run_shade(["bench", img, *argv, "--target", "cat"], tmp_path / "home", plumbing_model_dir)
+        assert res.returncode == 2 and said in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize("argv, eot, precision", [

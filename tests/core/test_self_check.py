@@ -10,6 +10,9 @@ import torch
 
 from shading import ProtectOptions, protect
 from shading.attack import AttackSettings, Shader
+from shading.encoders import load_encoder
+from shading.imageio import decode_rgb, load_image
+from shading.metrics import ATTACKS, RatioMeter
 from shading.options import Intensity
 from shading.render import FullRender
 
@@ -48,6 +51,21 @@ def _options(model_dir, anchor_dir):
                           steps=8, device="cpu")
 
 
+def _assert_figures_are_the_files(result, picture, model_dir, anchor_dir):
+    """The ratios reported are those of the written file, measured afresh (a kept
+    measurement must belong to the file that was written)."""
+    from shading.targets import TargetBuilder, resolve_anchor
+
+    opts = _options(model_dir, anchor_dir)
+    encoder = load_encoder(result.measurements["encoders"][0], "cpu", opts.model_dirs)
+    anchor, _ = resolve_anchor(None, "cat", opts.anchor_dirs, opts.model_dirs, "cpu")
+    meter = RatioMeter([encoder], TargetBuilder("poison", anchor, None), load_image(picture).rgb, 64, "cpu")
+    written = decode_rgb(result.data)
+    m = result.measurements
+    assert m["latent_ratio"] == pytest.approx(meter.ratios(written)[0], abs=1e-5)
+    assert m["latent_ratio_jpeg85"] == pytest.approx(meter.ratios(written, ATTACKS["jpeg85"])[0], abs=1e-5)
+
+
 def test_extra_steps_that_do_not_help_are_undone(picture, plumbing_model_dir, anchor_dir, monkeypatch, always_weak):
     runs, files = _spy(monkeypatch, wreck=True)
     result = protect(picture, _options(plumbing_model_dir, anchor_dir))
@@ -56,12 +74,15 @@ def test_extra_steps_that_do_not_help_are_undone(picture, plumbing_model_dir, an
     assert len(files) == 3 and files[1] != files[0]
     assert result.data == files[2] == files[0]          # the file from before the check, made again
     assert m["ssimulacra2"] >= m["visibility_target"]
+    _assert_figures_are_the_files(result, picture, plumbing_model_dir, anchor_dir)
 
 
 def test_the_check_continues_at_the_schedules_low_end(picture, plumbing_model_dir, anchor_dir, monkeypatch,
                                                       always_weak):
     runs, files = _spy(monkeypatch, wreck=False)
-    m = protect(picture, _options(plumbing_model_dir, anchor_dir)).measurements
+    result = protect(picture, _options(plumbing_model_dir, anchor_dir))
+    m = result.measurements
+    _assert_figures_are_the_files(result, picture, plumbing_model_dir, anchor_dir)
     s = AttackSettings(visibility=78)
     assert runs == [None, pytest.approx(s.lr * s.check_lr)]
     assert m["self_check"] in ("improved", "no gain") and m["steps"] == 14
