@@ -26,26 +26,35 @@ async function doSync() {
   for (const p of patterns) {
     if (await ext.permissions.contains({ origins: [p] })) granted.push(p);
   }
-  const existing = await ext.scripting.getRegisteredContentScripts({ ids: [SCRIPT_ID] });
-  if (existing.length) await ext.scripting.unregisterContentScripts({ ids: [SCRIPT_ID] });
-  if (granted.length) {
+  const [existing] = await ext.scripting.getRegisteredContentScripts({ ids: [SCRIPT_ID] });
+  if (!granted.length) {
+    if (existing) await ext.scripting.unregisterContentScripts({ ids: [SCRIPT_ID] });
+  } else if (!existing || !sameSet(existing.matches, granted) || !sameSet(existing.js, CONTENT_FILES)) {
     // Every frame of an enabled page: iframes (an uploader on another port of the host,
     // or another granted host), about:blank / srcdoc / blob: frames through their
     // creator's origin. Whether a frame shades is judged by the top-level page's origin.
+    // An existing registration is updated in place: unregistering it first would leave a
+    // moment in which a page that loads gets no script and its uploads go unshaded.
     const script = {
       id: SCRIPT_ID, matches: granted, js: CONTENT_FILES, runAt: "document_start", allFrames: true,
       matchOriginAsFallback: true, persistAcrossSessions: true,
     };
+    const apply = (s) => existing ? ext.scripting.updateContentScripts([s]) : ext.scripting.registerContentScripts([s]);
     try {
-      await ext.scripting.registerContentScripts([script]);
+      await apply(script);
     } catch (e) {
       // A browser without matchOriginAsFallback in the scripting API: every frame, minus about:blank.
       delete script.matchOriginAsFallback;
-      await ext.scripting.registerContentScripts([script]);
+      await apply(script);
     }
   }
   await tellTabs();
   return granted;
+}
+
+function sameSet(a, b) {
+  const x = new Set(a || []);
+  return x.size === new Set(b).size && b.every((p) => x.has(p));
 }
 
 /** Content scripts already in pages re-ask whether their site is enabled. */

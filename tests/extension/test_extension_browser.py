@@ -66,7 +66,7 @@ def test_context_menu_handler_downloads_a_shaded_file(shade_on, daemon, public_s
     page = open_page(shade_on, public_site)
     before = job_ids(daemon)
     out = shade_on.evaluate("""async (origin) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick(
             { menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/upload.html", frameId: 0 },
             tab);
@@ -88,7 +88,7 @@ def test_context_menu_on_a_data_url_image(shade_on, daemon, public_site, images)
     page = open_page(shade_on, public_site)
     data_url = "data:image/png;base64," + b64(images["portrait"])
     out = shade_on.evaluate("""async ([origin, src]) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: src, pageUrl: origin + "/", frameId: 0 }, tab);
     }""", [public_site.origin, data_url])
     assert out["ok"], out
@@ -204,7 +204,7 @@ def test_context_menu_error_when_daemon_down(shade_on, public_site):
     shade_on.set_storage({"daemonUrl": dead})
     page = open_page(shade_on, public_site)
     out = shade_on.evaluate("""async (origin) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/", frameId: 0 }, tab);
     }""", public_site.origin)
     assert not out["ok"]
@@ -324,7 +324,7 @@ def test_context_menu_copies_to_clipboard_when_asked(shade_on, public_site, imag
     page = open_page(shade_on, public_site)
     page.bring_to_front()
     out = shade_on.evaluate("""async (origin) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/", frameId: 0 }, tab);
     }""", public_site.origin)
     assert out["ok"] and out["clipboard"] == "copied", out
@@ -345,7 +345,7 @@ def test_switching_a_site_on_works_in_an_open_tab(shade_on, daemon, private_site
     page = open_page(shade_on, private_site)
     out = shade_on.evaluate("""async (origin) => {
         await chrome.storage.local.set({ sites: [origin] });
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleControl({ type: "sites-changed", tabId: tab.id, inject: true });
     }""", private_site.origin)
     assert out == {"ok": True, "patterns": ["http://127.0.0.1/*"]}
@@ -396,7 +396,7 @@ def test_check_this_posted_image_finds_the_original_and_opens_the_report(shade_o
     site = open_page(shade_on, public_site)
     with shade_on.context.expect_page() as opened:
         out = shade_on.evaluate("""async (origin) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleCheckPostedClick(
             { menuItemId: "shade-check-posted", srcUrl: origin + "/posted.jpg", pageUrl: origin + "/upload.html", frameId: 0 },
             tab);
@@ -433,3 +433,31 @@ def test_popup_open_shade_opens_the_dashboard_logged_in(shade_on, daemon):
     dash.close()
     if not popup.is_closed():
         popup.close()
+
+
+def test_the_registration_is_changed_in_place_never_dropped_first(shade_on, public_site):
+    """A page that loads while the sites change must still get the content script: a sync
+    with nothing to change leaves the registration alone, and a stale one (here: an older
+    file list) is updated in place, never unregistered and registered again."""
+    out = shade_on.evaluate("""async () => {
+        const s = chrome.scripting, calls = [];
+        const plain = {};
+        for (const name of ["unregisterContentScripts", "registerContentScripts", "updateContentScripts"]) {
+            plain[name] = s[name];
+            s[name] = (...a) => { calls.push(name); return plain[name].apply(s, a); };
+        }
+        try {
+            await shade.syncRegistration();
+            const untouched = calls.splice(0);
+            await plain.updateContentScripts.call(s, [{ id: "shade-uploads", js: ["shared/common.js"] }]);
+            await shade.syncRegistration();
+            const [now] = await s.getRegisteredContentScripts({ ids: ["shade-uploads"] });
+            return { untouched, stale: calls, js: now.js, matches: now.matches };
+        } finally {
+            Object.assign(s, plain);
+        }
+    }""")
+    assert out["untouched"] == []
+    assert out["stale"] == ["updateContentScripts"]
+    assert out["js"] == ["shared/common.js", "content/overlay.js", "content/intercept.js"]
+    assert out["matches"] == [f"{public_site.origin.rsplit(':', 1)[0]}/*"]

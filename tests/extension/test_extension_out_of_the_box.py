@@ -60,7 +60,7 @@ def test_fresh_home_right_click_shades_with_the_builtin_cat(shade_on, daemon, pu
     page.goto(f"{public_site.origin}/upload.html")
     before = job_ids(daemon)
     out = shade_on.evaluate("""async (origin) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick(
             { menuItemId: "shade-before-upload", srcUrl: origin + "/art.png", pageUrl: origin + "/upload.html", frameId: 0 }, tab);
     }""", public_site.origin)
@@ -215,7 +215,7 @@ def test_a_blob_image_is_saved_under_its_label(shade_on, public_site, images):
         return img.src;
     }""", b64(images["portrait"]))
     out = shade_on.evaluate("""async ([origin, src]) => {
-        const [tab] = await chrome.tabs.query({ url: origin + "/*" });
+        const tab = (await chrome.tabs.query({ url: origin + "/*" })).sort((a, b) => b.id - a.id)[0];  // the newest: this test's page
         return shade.handleContextMenuClick({ menuItemId: "shade-before-upload", srcUrl: src, pageUrl: origin + "/", frameId: 0 }, tab);
     }""", [public_site.origin, url])
     assert out["ok"], out
