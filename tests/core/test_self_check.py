@@ -15,6 +15,7 @@ from shading.imageio import decode_rgb, load_image
 from shading.metrics import ATTACKS, RatioMeter
 from shading.options import Intensity
 from shading.render import FullRender
+from shading.targets import TargetBuilder, resolve_anchor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -54,8 +55,6 @@ def _options(model_dir, anchor_dir):
 def _assert_figures_are_the_files(result, picture, model_dir, anchor_dir):
     """The ratios reported are those of the written file, measured afresh (a kept
     measurement must belong to the file that was written)."""
-    from shading.targets import TargetBuilder, resolve_anchor
-
     opts = _options(model_dir, anchor_dir)
     encoder = load_encoder(result.measurements["encoders"][0], "cpu", opts.model_dirs)
     anchor, _ = resolve_anchor(None, "cat", opts.anchor_dirs, opts.model_dirs, "cpu")
