@@ -1,19 +1,22 @@
 """Shade's shading core: perturb an image so image-model encoders see a chosen target.
 
-    from shading import protect, ProtectOptions
-    result = protect("dog.jpg", ProtectOptions(mode="poison", anchor="cat.png"))
+    from shading import Protector, ProtectOptions
+    protector = Protector.from_pretrained(encoders=("taef2",))
+    result = protector.protect("dog.jpg", ProtectOptions(mode="poison", target="cat"))
     result.save("dog-shaded.jpg")
 
-A pure library: no HTTP, no folder watching. Errors derive from ``ShadeError``.
-The names below load on first use, so ``shading.options`` (the vocabulary) and
-``shading.errors`` import without PyTorch.
+``shading.protect(image, options)`` does the same for one image. A pure library: no HTTP,
+no folder watching. Errors derive from ``ShadeError``.
+
+Everything a caller outside the core uses is exported here; the sub-packages
+(``pixels``, ``io``, ``models``, ``measure``, ``optimize``, ``lab``, ``labels``) are the
+core's own layout. The vocabulary (``options``), the errors and the ``Library`` import
+eagerly and without PyTorch; every other name loads on first use.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 from .errors import (
@@ -27,19 +30,60 @@ from .errors import (
     ShadeError,
     StyleNotFound,
 )
-from .options import INTENSITIES, QUALITIES, ProtectOptions, ProtectResult
+from .library import ANCHOR_EXTENSIONS, Library, normalize_concept, normalize_style
+from .options import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_VIEW_SIZE,
+    DEVICES,
+    FORMATS,
+    INTENSITIES,
+    MODE_NEEDS,
+    MODES,
+    PRECISIONS,
+    QUALITIES,
+    ImageSource,
+    ProgressCallback,
+    ProtectOptions,
+    choices,
+    format_extension,
+    mode_needs,
+)
+# Eager (torch-free, like the vocabulary): the module and its function share the name, and
+# binding the function here is what keeps ``shading.verdict`` the function.
+from .verdict import Verdict, next_intensity, verdict
 
+# name -> the module (under shading) that defines it, imported on first use.
 _LAZY = {
-    "protect": "protect",
-    "available_encoders": "encoders", "expand_encoders": "encoders", "load_encoder": "encoders",
-    "missing_encoders": "encoders", "resolve_device": "encoders",
+    "Protector": "protector", "protect": "protector", "target_builder": "protector",
+    "ProtectResult": "result",
+    "available_encoders": "models.encoders", "expand_encoders": "models.encoders", "load_encoder": "models.encoders",
+    "missing_encoders": "models.encoders", "resolve_device": "models.encoders", "register": "models.encoders",
+    "pull_model": "models.hub",
+    "ImageFacts": "io.imagecheck", "inspect_image": "io.imagecheck",
+    "load_image": "io.imageio", "decode_rgb": "io.imageio", "write_new_file": "io.imageio",
+    "output_name": "io.imageio",
+    "Fingerprint": "measure.audit", "fingerprint": "measure.audit", "fingerprint_image": "measure.audit",
+    "small_copy": "measure.audit", "best_match": "measure.audit",
+    "Preview": "measure.preview", "sheet": "measure.preview",
+    "Checkpoint": "optimize.checkpoint",
+    # The lab: the benchmark and the poisoning experiment (not used by the product).
+    "run_bench": "lab.bench", "run_speed": "lab.bench", "bench_table": "lab.bench", "format_speed": "lab.bench",
+    "frontier_plot": "lab.bench", "crop_sheet": "lab.bench",
+    "peak_above_idle": "lab.memory_bench", "synthetic_png": "lab.memory_bench",
+    "experiment": "lab.experiment",
 }
 
-__all__ = [
-    "protect", "ProtectOptions", "ProtectResult", "INTENSITIES", "QUALITIES",
-    "available_encoders", "expand_encoders", "load_encoder", "missing_encoders", "resolve_device",
-    "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "DeviceUnavailable", "AnchorNotFound", "StyleNotFound",
-    "OptionsError", "Cancelled",
+__all__ = [  # the lazy names too: a test checks that every _LAZY key is here
+    "Protector", "protect", "ProtectOptions", "ProtectResult", "Library", "target_builder", "INTENSITIES",
+    "QUALITIES", "MODES", "MODE_NEEDS", "mode_needs", "DEVICES", "PRECISIONS", "FORMATS", "DEFAULT_MAX_PIXELS", "DEFAULT_VIEW_SIZE",
+    "ANCHOR_EXTENSIONS", "ImageSource", "ProgressCallback", "choices", "format_extension", "normalize_concept",
+    "normalize_style", "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "DeviceUnavailable",
+    "AnchorNotFound", "StyleNotFound", "OptionsError", "Cancelled", "Verdict", "verdict", "next_intensity",
+    "available_encoders", "expand_encoders", "load_encoder", "missing_encoders", "resolve_device", "register",
+    "pull_model", "ImageFacts", "inspect_image", "load_image", "decode_rgb", "write_new_file", "output_name",
+    "Fingerprint", "fingerprint", "fingerprint_image", "small_copy", "best_match", "Preview", "sheet", "Checkpoint",
+    "run_bench", "run_speed", "bench_table", "format_speed", "frontier_plot", "crop_sheet", "peak_above_idle",
+    "synthetic_png", "experiment",
 ]
 
 
@@ -47,18 +91,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'shading' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if name == "experiment":          # the experiment is a package of its own: export it whole
+        value = importlib.import_module(f".{module}", __name__)
+    else:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        # Importing the submodule shading.protect sets the attribute ``protect`` to the module;
-        # keep the function of that name instead, as the eager import used to.
-        if name in _LAZY and isinstance(value, types.ModuleType) and hasattr(value, name):
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

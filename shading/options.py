@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -21,6 +21,17 @@ ProgressCallback = Callable[[int, int, str], None]
 # its menus from) and the docs' tables derive from these; so do intensities and qualities
 # (the keys of INTENSITIES and QUALITIES below).
 MODES = ("poison", "cloak", "both")
+# What each mode steers toward, declared once: "target" (a concept, through an anchor image)
+# and/or "style" (a reference style image). Every check of "does this mode need an anchor
+# (a style)?" reads this table (``mode_needs``).
+MODE_NEEDS: dict[str, tuple[str, ...]] = {"poison": ("target",), "cloak": ("style",), "both": ("target", "style")}
+
+
+def mode_needs(mode: str, what: str) -> bool:
+    """Whether ``mode`` steers toward ``what`` ("target" or "style")."""
+    return what in MODE_NEEDS.get(mode, ())
+
+
 PRECISIONS = ("auto", "float32", "bfloat16")   # the optimizer's encoder passes (see precision.py)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Formats an upload may have and a result keeps: name -> (content type, file extensions, the
@@ -137,9 +148,9 @@ class ProtectOptions:
             raise OptionsError(f"visibility is an SSIMULACRA2 score between 1 and 99 (e.g. 78), not {self.visibility!r}")
         if self.view_size < 64 or self.view_size % 8:
             raise OptionsError("view_size must be a multiple of 8, at least 64")
-        if self.mode in ("poison", "both") and self.anchor is None and not self.target:
+        if mode_needs(self.mode, "target") and self.anchor is None and not self.target:
             raise OptionsError(f"mode {self.mode!r} needs a target: give an anchor image or a target concept")
-        if self.mode in ("cloak", "both") and self.style_image is None:
+        if mode_needs(self.mode, "style") and self.style_image is None:
             raise OptionsError(f"mode {self.mode!r} needs a style image to move towards")
 
     @property
@@ -176,35 +187,3 @@ class ProtectOptions:
         if self.eot is None:
             return preset
         return (preset or ROBUST_EOT) if self.eot else 0.0
-
-
-@dataclass
-class ProtectResult:
-    """The shaded image at full size (same mode and size as the input) and what was measured.
-
-    ``measurements`` keys: width, height, mode, target, encoders, steps, encoder_passes (forward
-    and backward passes the optimizer followed back, over all encoders), resumed_from_step
-    (the step a checkpoint resumed the optimization from; 0 for a fresh run), seconds, device,
-    psnr, ssim, linf_255, latent_ratio (per-encoder mean at the trainer's 512 view),
-    latent_ratio_jpeg85, latent_ratios (per encoder), weak (bool: the self-check found the
-    protection below the intensity's threshold after a JPEG-85 round trip), self_check
-    ("not needed"; "improved": its extra steps made the file stronger after JPEG 85; "no
-    gain": they did not, and the pattern from before them was written).
-    """
-
-    image: Image.Image
-    format: str                     # "PNG", "JPEG", "WEBP" ...: what ``save`` writes
-    measurements: dict[str, Any]
-    info: dict[str, Any] = field(default_factory=dict)   # icc_profile, exif etc. kept for saving
-    data: Optional[bytes] = None    # the encoded file the measurements were made on; what ``save`` writes
-
-    def save(self, path: Union[str, Path]) -> Path:
-        """Write atomically in the input's format; refuses to overwrite an existing file."""
-        from .imageio import save_image
-
-        return save_image(self, Path(path))
-
-    def to_bytes(self) -> bytes:
-        from .imageio import encode_image
-
-        return encode_image(self)

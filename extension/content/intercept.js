@@ -50,6 +50,16 @@
     return state === "on" ? processFiles(files, input) : files;
   }
 
+  const WEAK_WORDS = "weakly protected: a model trained on it would barely notice";
+
+  /** "art.png: shading 12 of 26 · about 20 s left · 40%", from a progress message. */
+  function progressWords(name, msg, whole) {
+    const parts = [msg.words || (msg.status === "queued" ? "waiting in the queue" : "starting")];
+    if (msg.eta) parts.push(msg.eta);
+    if (typeof whole === "number" && msg.status !== "queued") parts.push(`${Math.round(whole * 100)}%`);
+    return `Shading ${name} before upload: ${parts.join(" · ")}`;
+  }
+
   function shadeable(files) {
     return C.imageIndexes(files).filter((i) => !produced.has(files[i]));
   }
@@ -60,8 +70,10 @@
     return e;
   }
 
-  /** Shade one file through the background; resolves with the shaded File. */
-  function shadeFile(file, onProgress, signal) {
+  /** Shade one file through the background; resolves with {file, verdict, rule}: the shaded
+   * File, the daemon's verdict on it and this site's rule for weak results. `intensity`:
+   * "" for the user's default, or the step up the ladder of "Shade again, stronger". */
+  function shadeFile(file, onProgress, signal, intensity) {
     return new Promise((resolve, reject) => {
       let settled = false;
       let result = null;
@@ -82,20 +94,25 @@
         "Shade's extension stopped while shading; reload the page and try again.")));
       port.onMessage.addListener((msg) => {
         if (!msg) return;
-        if (msg.type === "progress") onProgress(msg.fraction);
+        if (msg.type === "progress") onProgress(msg);
         else if (msg.type === "result") result = msg;
         else if (msg.type === "chunk") chunks.push(msg.data);
-        else if (msg.type === "error") settle(reject, codedError(msg.error.code, msg.error.message));
+        else if (msg.type === "error") {
+          const e = codedError(msg.error.code, msg.error.message);
+          e.details = msg.error.details || "";
+          e.retry = msg.error.retry !== false;
+          settle(reject, e);
+        }
         else if (msg.type === "done" && result) {
           const shaded = new File([C.fromBase64Chunks(chunks)], file.name,
             { type: result.mime || file.type, lastModified: file.lastModified });
           produced.add(shaded);
-          settle(resolve, shaded);
+          settle(resolve, { file: shaded, name: file.name || "your image", verdict: result.verdict, rule: result.rule });
         }
       });
       file.arrayBuffer().then((buf) => {
         if (settled) return;
-        port.postMessage({ type: "start", name: file.name, mime: file.type, size: file.size });
+        port.postMessage({ type: "start", name: file.name, mime: file.type, size: file.size, intensity: intensity || "" });
         for (const data of C.toBase64Chunks(new Uint8Array(buf))) port.postMessage({ type: "chunk", data });
         port.postMessage({ type: "end" });
       }, (e) => settle(reject, codedError("read_failed", `Could not read ${file.name}: ${e.message || e}`)));
@@ -114,26 +131,68 @@
     if (input && heldSubmits.has(formOf(input))) ui.note(HELD_NOTE);
     const controller = new AbortController();
     ui.onCancel(() => controller.abort());
-    const label = indexes.length === 1 ? "your image" : `${indexes.length} images`;
+    const names = indexes.map((i) => files[i].name || "your image");
+    const label = indexes.length === 1 ? names[0] : `${indexes.length} images`;
+    ui.heading(`Shade: ${label}`);
+    const shaded = [];
+    let intensity = "";
     let k = 0;
     for (;;) {
       try {
         for (; k < indexes.length; k++) {
           const at = k;
-          ui.progress(`Shading ${label} before upload…`, C.overallProgress(at, 0, indexes.length));
-          out[indexes[at]] = await shadeFile(files[indexes[at]], (f) => {
-            ui.progress(`Shading ${label} before upload… ${Math.round(C.overallProgress(at, f, indexes.length) * 100)}%`,
-              C.overallProgress(at, f, indexes.length));
-          }, controller.signal);
+          ui.progress(`Shading ${names[at]} before upload…`, C.overallProgress(at, 0, indexes.length));
+          const got = await shadeFile(files[indexes[at]], (msg) => {
+            const whole = C.overallProgress(at, msg.fraction, indexes.length);
+            ui.progress(progressWords(names[at], msg, whole), whole);
+          }, controller.signal, intensity);
+          out[indexes[at]] = got.file;
+          shaded[at] = got;
         }
-        ui.done(indexes.length === 1 ? "Shaded. Uploading the protected image." : `Shaded ${indexes.length} images.`);
-        return out;
+        const weak = shaded.filter((s) => !s.verdict || s.verdict.level !== "protected");
+        if (!weak.length) {
+          ui.done(indexes.length === 1 ? `${label}: protected. Uploading the shaded image.`
+            : `${label}: all protected. Uploading the shaded images.`);
+          return out;
+        }
+        const verdicts = weak.map((s) => `${s.name}: ${(s.verdict && s.verdict.words) || WEAK_WORDS}.`).join("\n");
+        const rule = weak[0].rule || "hold";
+        if (rule === "send") {
+          ui.done(`${verdicts}\nSent anyway, as you chose for this site.`, 8000);
+          return out;
+        }
+        if (rule === "none") {
+          ui.warn("Not sent", `${verdicts}\nNothing was sent, as you chose for this site.`);
+          return null;
+        }
+        const next = weak.map((s) => s.verdict && s.verdict.next_intensity).find(Boolean) || "";
+        const heading = weak.every((s) => s.verdict && s.verdict.level === "not protected") ? "Not protected"
+          : "Weakly protected";
+        const ask = next ? "Send it anyway, shade it again stronger (a little more visible), or send nothing?"
+          : "It is already at the strongest intensity. Send it anyway, or send nothing?";
+        const choice = await ui.decide(heading, `${verdicts}\nThe site has not received it yet. ${ask}`, [
+          ...(next ? [["stronger", "Shade again, stronger", true]] : []),
+          ["send", "Send anyway", !next],
+          ["none", "Send nothing", false],
+        ]);
+        if (choice === "send") {
+          ui.done(`${verdicts}\nSent anyway, as you chose.`, 4000);
+          return out;
+        }
+        if (choice === "none") {
+          ui.close();
+          return null;
+        }
+        intensity = next;          // shade every image again, from the originals, one step stronger
+        k = 0;
+        shaded.length = 0;
+        for (let i = 0; i < indexes.length; i++) out[indexes[i]] = files[indexes[i]];
       } catch (err) {
         if (err.code === "cancelled" || controller.signal.aborted) {
           ui.close();
           return null;
         }
-        const choice = await ui.ask(err.message || String(err));
+        const choice = await ui.ask(err.message || String(err), { retry: err.retry !== false, details: err.details });
         if (choice === "retry") continue;
         ui.close();
         if (choice === "original") return out.map((f, i) => (indexes.indexOf(i) >= k ? files[i] : f));

@@ -23,6 +23,10 @@
     .card[data-state="warning"] { background: #3b2a08; }
     .note { margin-top: 4px; font-style: italic; }
     .note:empty { display: none; }
+    .card[data-state="decide"] { background: #3b2a08; }
+    .card[data-state="decide"] .bar { display: none; }
+    details { margin-top: 4px; font-size: 12px; opacity: .85; }
+    details:not([data-filled]) { display: none; }
   `;
 
   function el(tag, cls, text) {
@@ -52,7 +56,11 @@
     const fill = el("div", "fill");
     bar.appendChild(fill);
     const buttons = el("div", "buttons");
-    card.append(title, message, note, bar, buttons);
+    // Developer detail (the daemon's code, the raw message) goes here, folded away.
+    const details = el("details");
+    const detailText = el("div", "detail");
+    details.append(el("summary", "", "details"), detailText);
+    card.append(title, message, note, bar, buttons, details);
     shadow.append(style, card);
     (document.body || document.documentElement).appendChild(host);
 
@@ -77,7 +85,16 @@
       host.dataset.state = state;
     }
 
+    function setDetails(text) {
+      detailText.textContent = text || "";
+      if (text) details.dataset.filled = "1"; else delete details.dataset.filled;
+    }
+
     return {
+      /** The card's heading (the image's name while it is shaded). */
+      heading(text) { title.textContent = text || "Shade"; },
+      /** Developer detail under "details" ("" hides it). */
+      details: setDetails,
       /** Progress text and fraction (0..1); offers Cancel. */
       progress(text, fraction) {
         setState("working");
@@ -97,25 +114,38 @@
         message.textContent = text;
         setButtons([["dismiss", "Dismiss", false, () => host.remove()]]);
       },
-      /** Show a failure and wait for the user's choice: "retry" | "original" | "cancel". */
-      ask(text) {
+      /** Show a failure and wait for the user's choice: "retry" | "original" | "cancel".
+       * `retry`: whether trying again can help (then it is the first choice); `details`: the
+       * developer's detail, folded under "details". */
+      ask(text, { retry = true, details: detail = "" } = {}) {
         setState("error");
         title.textContent = "Shade could not shade this image";
         message.textContent = `${text}\nThe site has not received your image.`;
+        setDetails(detail);
         return new Promise((resolve) => {
           setButtons([
-            ["retry", "Retry", true, () => resolve("retry")],
-            ["original", "Send original", false, () => resolve("original")],
-            ["cancel", "Cancel upload", false, () => resolve("cancel")],
+            ...(retry ? [["retry", "Try again", true, () => resolve("retry")]] : []),
+            ["original", "Send the original", false, () => resolve("original")],
+            ["cancel", "Cancel upload", !retry, () => resolve("cancel")],
           ]);
-        }).then((choice) => { title.textContent = "Shade"; return choice; });
+        }).then((choice) => { title.textContent = "Shade"; setDetails(""); return choice; });
       },
-      done(text) {
+      /** A question with its choices ([action, label, primary]...); resolves with the action. */
+      decide(heading, text, choices) {
+        setState("decide");
+        title.textContent = heading;
+        message.textContent = text;
+        return new Promise((resolve) => {
+          setButtons(choices.map(([action, label, primary]) => [action, label, primary, () => resolve(action)]));
+        });
+      },
+      /** The end: `text` stays `ms` milliseconds (a verdict that is not "protected" stays longer). */
+      done(text, ms = 2500) {
         setState("done");
         message.textContent = text;
         fill.style.width = "100%";
         setButtons([]);
-        setTimeout(() => host.remove(), 2500);
+        setTimeout(() => host.remove(), ms);
       },
       close() { host.remove(); },
     };

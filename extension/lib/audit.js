@@ -2,7 +2,7 @@
 // finds the original in its history and measures whether the protection survived; the
 // verdict is notified and the app's dashboard opens on the report.
 import { ext } from "./browser.js";
-import { ShadeError, asShadeError } from "./errors.js";
+import { asShadeError, peopleError } from "./errors.js";
 import { CHECK_MENU_ID, fetchImage, requestImageAccess, sourceBaseName } from "./contextmenu.js";
 import { extensionForMime } from "./images.js";
 import { currentClient } from "./jobs.js";
@@ -30,7 +30,7 @@ export async function handleCheckPostedClick(info, tab, { open = true } = {}) {
   try {
     await access;
     const url = String(info.srcUrl || "");
-    if (!url) throw new ShadeError("no_image", "There is no image under the pointer to check.");
+    if (!url) throw peopleError("no_image");
     const blob = await fetchImage(url, tab, info.frameId);
     const name = `${sourceBaseName(url, blob)}.${extensionForMime(blob.type)}`;
     const { client } = await currentClient();

@@ -1,12 +1,13 @@
 // Right-click "Shade before upload" on an image: fetch it, shade it, save it.
 import { ext } from "./browser.js";
-import { ShadeError, asShadeError } from "./errors.js";
+import { ShadeError, asShadeError, peopleError } from "./errors.js";
 import { decodeDataUrl, shadedFilename, baseNameFromUrl, extensionForMime } from "./images.js";
 import { originOf, matchPatternFor } from "./sites.js";
 import { progressFraction } from "./jobstate.js";
 import { shadeImage, currentClient } from "./jobs.js";
 import { copyImage } from "./clipboard.js";
 import * as feedback from "./feedback.js";
+import { verdictOf, verdictLine, isProtected } from "./verdict.js";
 
 export const MENU_ID = "shade-before-upload";
 export const CHECK_MENU_ID = "shade-check-posted";
@@ -46,7 +47,7 @@ export function requestImageAccess(info) {
 
 /** Fetch bytes in the page (blob: URLs live there; also a fallback for CORS-readable images). */
 async function fetchInPage(url, tab, frameId) {
-  if (!tab || tab.id === undefined || tab.id < 0) throw new ShadeError("fetch_failed", "Shade could not read this image: no tab to read it from.");
+  if (!tab || tab.id === undefined || tab.id < 0) throw peopleError("fetch_failed", "no tab to read it from");
   const [res] = await ext.scripting.executeScript({
     target: { tabId: tab.id, frameIds: [frameId || 0] },
     args: [url],
@@ -68,7 +69,7 @@ async function fetchInPage(url, tab, frameId) {
     },
   });
   const out = res && res.result;
-  if (!out || !out.ok) throw new ShadeError("fetch_failed", `Shade could not read this image (${(out && out.error) || "no answer"}).`);
+  if (!out || !out.ok) throw peopleError("fetch_failed", (out && out.error) || "no answer from the page");
   const blob = new Blob([globalThis.ShadeCommon.base64ToBytes(out.data)], { type: out.type });
   blob.shadeName = String(out.name || "");
   return blob;
@@ -83,7 +84,7 @@ export async function fetchImage(url, tab, frameId) {
   if (url.startsWith("blob:")) return fetchInPage(url, tab, frameId);
   try {
     const res = await fetch(url, { credentials: "include", cache: "force-cache" });
-    if (!res.ok) throw new ShadeError("fetch_failed", `Shade could not download this image (HTTP ${res.status}).`);
+    if (!res.ok) throw peopleError("fetch_failed", `HTTP ${res.status}`);
     return await res.blob();
   } catch (e) {
     if (e instanceof ShadeError) throw e;
@@ -100,14 +101,14 @@ export async function fetchImage(url, tab, frameId) {
 /** Wait until a download completes; rejects if it is interrupted. */
 function downloadFinished(id, timeoutMs = 120000) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { cleanup(); reject(new ShadeError("download_failed", "The download did not finish.")); }, timeoutMs);
+    const timer = setTimeout(() => { cleanup(); reject(peopleError("download_failed", "timed out")); }, timeoutMs);
     const cleanup = () => { clearTimeout(timer); ext.downloads.onChanged.removeListener(onChanged); };
     const check = (item) => {
       if (!item) return;
       if (item.state === "complete") { cleanup(); resolve(item); }
       else if (item.state === "interrupted") {
         cleanup();
-        reject(new ShadeError("download_failed", `Saving the shaded image failed (${item.error || "interrupted"}).`));
+        reject(peopleError("download_failed", item.error || "interrupted"));
       }
     };
     const onChanged = (delta) => {
@@ -157,9 +158,10 @@ export async function handleContextMenuClick(info, tab) {
   try {
     await access;
     const url = String(info.srcUrl || "");
-    if (!url) throw new ShadeError("no_image", "There is no image under the pointer to shade.");
+    if (!url) throw peopleError("no_image");
     const blob = await fetchImage(url, tab, info.frameId);
     const name = `${sourceBaseName(url, blob)}.${extensionForMime(blob.type)}`;
+    await feedback.notify(`Shading ${name}`, "Shade is working on it; a second note comes when it is saved.");
     const result = await shadeImage({ blob, filename: name }, {
       onProgress: (rec) => feedback.progress(key, progressFraction(rec)),
     });
@@ -170,9 +172,13 @@ export async function handleContextMenuClick(info, tab) {
     if (settings.copyToClipboard && tab && tab.id >= 0) {
       try { await copyImage(tab.id, result.blob); clipboard = "copied"; } catch (e) { clipboard = String(e.message || e); }
     }
-    feedback.finish(key, true);
-    await feedback.notify("Shaded", `Saved ${filename}${clipboard === "copied" ? " and copied it" : ""}.`);
-    return { ok: true, jobId: result.id, filename, clipboard, ...saved };
+    const verdict = verdictOf(result.job);
+    feedback.finish(key, true, verdict);
+    const saidSaved = `Saved ${filename}${clipboard === "copied" ? " and copied it" : ""}.`;
+    const advice = isProtected(verdict) ? "" : ` ${verdict.advice || ""}`.trimEnd();
+    await feedback.notify(isProtected(verdict) ? "Shaded: protected" : `Shaded: ${verdict.words.split(":")[0]}`,
+      `${verdictLine(name, verdict)} ${saidSaved}${advice}`);
+    return { ok: true, jobId: result.id, filename, clipboard, verdict, ...saved };
   } catch (e) {
     const err = asShadeError(e);
     feedback.finish(key, false);

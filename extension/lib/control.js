@@ -2,7 +2,7 @@
 // site switches, pause/resume. Only extension pages may ask.
 import { ext } from "./browser.js";
 import { DaemonClient } from "./daemon.js";
-import { ShadeError, asShadeError, notPaired, notPairedYet } from "./errors.js";
+import { ShadeError, asShadeError, notPaired, notPairedYet, peopleError } from "./errors.js";
 import { NATIVE_HOST_NAME } from "./identity.js";
 import { parseNativeReply, parsePairingCode, normalizeDaemonUrl } from "./pairing.js";
 import { getSettings, setSettings, cleanDefaults, checkDefaults } from "./settings.js";
@@ -55,15 +55,13 @@ export async function pairNative() {
   try {
     reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "pair" });
   } catch (e) {
-    throw new ShadeError("native_host_missing",
-      `Shade's browser helper did not answer (${e && e.message || e}). Run \`shade install\` to register it, ` +
-      "or paste the pairing code from the tray menu or `shade token --pairing-code`.");
+    throw peopleError("native_host_missing", `the native helper did not answer: ${e && e.message || e}`);
   }
   let parsed;
   try {
     parsed = parseNativeReply(reply);
   } catch (e) {
-    throw new ShadeError("pairing_failed", e.message);
+    throw peopleError("pairing_failed", e.message);
   }
   return completePairing(parsed.daemonUrl, parsed.token);
 }
@@ -74,7 +72,7 @@ export async function pairWithCode(code, daemonUrl) {
   try {
     parsed = parsePairingCode(code);
   } catch (e) {
-    throw new ShadeError("bad_pairing_code", e.message);
+    throw peopleError("bad_pairing_code", e.message);
   }
   // Keep a typed host (localhost vs 127.0.0.1) when its port matches the code's.
   let url = parsed.daemonUrl;

@@ -1,5 +1,6 @@
 // Progress and results shown on the toolbar badge and in notifications.
 import { ext } from "./browser.js";
+import { badgeFor } from "./verdict.js";
 
 const active = new Map(); // key -> fraction 0..1 (or null while queued)
 let flash = null; // {text, color} shown briefly after a job ends
@@ -27,14 +28,15 @@ export function progress(key, fraction) {
   render();
 }
 
-/** End an activity: ok → "✓" for a few seconds, false → "!" in red, null (cancelled) → nothing. */
-export function finish(key, ok) {
+/** End an activity: ok → the verdict's badge ("✓" only for protected, "~" weak) for a few
+ * seconds, false → "!" in red, null (cancelled) → nothing. */
+export function finish(key, ok, verdict) {
   active.delete(key);
   clearTimeout(flashTimer);
   if (ok === null) {
     flash = null;
   } else {
-    flash = ok ? { text: "✓", color: "#2e7d32" } : { text: "!", color: "#c62828" };
+    flash = ok ? badgeFor(verdict) : { text: "!", color: "#c62828" };
     flashTimer = setTimeout(() => { flash = null; render(); }, ok ? 4000 : 15000);
   }
   render();

@@ -12,7 +12,7 @@ export async function currentClient() {
 
 /**
  * Shade one image with the user's defaults.
- * @param {{blob: Blob, filename: string}} input
+ * @param {{blob: Blob, filename: string, intensity?: string}} input
  * @param {{onProgress?: (rec: any) => void, signal?: AbortSignal, onJob?: (id: string) => void}} hooks
  * @returns {Promise<{id: string, blob: Blob, mime: string, filename: string, job: any}>}
  */
@@ -27,7 +27,9 @@ export async function shadeImage(input, { onProgress, signal, onJob } = {}) {
 }
 
 async function runJob(client, settings, input, { onProgress, signal, onJob }) {
-  const created = await client.submit(input.blob, input.filename, settings.defaults, signal);
+  // input.intensity: "shade again, stronger" asks for one step up the ladder.
+  const options = input.intensity ? { ...settings.defaults, intensity: input.intensity } : settings.defaults;
+  const created = await client.submit(input.blob, input.filename, options, signal);
   const id = created.id;
   if (onJob) onJob(id);
   const cancelRemote = () => client.cancel(id).catch(() => {});

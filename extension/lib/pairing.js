@@ -23,7 +23,7 @@ export function normalizeDaemonUrl(text) {
   if (!LOOPBACK_HOSTS.has(url.hostname)) {
     throw new Error(`Shade only talks to this computer (127.0.0.1 or localhost), not ${url.hostname}`);
   }
-  if (!url.port) throw new Error("Add the port, e.g. http://127.0.0.1:47821 (see `shade status`)");
+  if (!url.port) throw new Error("Add the port, e.g. http://127.0.0.1:47821 (the Shade app's tray menu shows it)");
   return `http://${url.hostname}:${url.port}`;
 }
 
@@ -36,7 +36,7 @@ export function parsePairingCode(text) {
   const code = String(text || "").trim();
   const m = /^shade:(\d{1,5}):([A-Za-z0-9_-]{43})$/.exec(code);
   if (!m) {
-    throw new Error("That is not a Shade pairing code. It looks like shade:47821:… — copy it from the tray menu or `shade token --pairing-code`.");
+    throw new Error("That is not a Shade pairing code. It looks like shade:47821:… — copy it from Shade's tray menu (\"Copy pairing code\").");
   }
   const port = Number(m[1]);
   if (port < 1 || port > 65535) throw new Error(`Port ${port} in the pairing code is out of range.`);

@@ -4,8 +4,11 @@
 //   sites            ["https://x.com", …]       origins whose uploads are shaded
 //   defaults         {mode, intensity, quality, target, style}  unset fields = the app's config
 //   copyToClipboard  bool                       also copy right-click results
+//   weakRules        {origin: "send"|"hold"|"none"}  what a weakly protected result does on a site
+//                                                (unset: "hold", ask before sending)
 import { ext } from "./browser.js";
 import { normalizeSites } from "./sites.js";
+import { cleanWeakRules } from "./verdict.js";
 
 export const DEFAULT_DAEMON_URL = "http://127.0.0.1:47821";
 export const CHOICES = Object.freeze({
@@ -49,7 +52,7 @@ export function checkDefaults(d, status) {
   const target = d.target || app.target;
   if (needs.target && target && !targets.includes(target) && !status.renders_missing_targets) {
     return `Shade has no image for the target "${target}". Pick one of ${targets.join(", ")}, ` +
-      `or add one with \`shade anchors add ${target} IMAGE\`.`;
+      `or add a picture of a ${target} to the targets in the Shade dashboard's library.`;
   }
   const styles = Array.isArray(status.styles) ? status.styles : [];
   const style = d.style || app.style;
@@ -62,13 +65,14 @@ export function checkDefaults(d, status) {
 
 /** All settings with defaults filled in. */
 export async function getSettings() {
-  const s = await ext.storage.local.get(["daemonUrl", "token", "sites", "defaults", "copyToClipboard"]);
+  const s = await ext.storage.local.get(["daemonUrl", "token", "sites", "defaults", "copyToClipboard", "weakRules"]);
   return {
     daemonUrl: typeof s.daemonUrl === "string" && s.daemonUrl ? s.daemonUrl.replace(/\/+$/, "") : DEFAULT_DAEMON_URL,
     token: typeof s.token === "string" ? s.token : "",
     sites: normalizeSites(s.sites),
     defaults: cleanDefaults(s.defaults),
     copyToClipboard: s.copyToClipboard === true,
+    weakRules: cleanWeakRules(s.weakRules),
   };
 }
 

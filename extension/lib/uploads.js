@@ -1,17 +1,19 @@
 // Shading for the upload interceptor: the content script streams one file over
 // a port, the background shades it through the daemon and streams it back.
 //
-// content → background: {type:"start", name, mime, size}, {type:"chunk", data}…, {type:"end"}
-// background → content: {type:"job", id}, {type:"progress", fraction, stage},
-//                       {type:"result", name, mime, size, chunks}, {type:"chunk", data}…,
+// content → background: {type:"start", name, mime, size, intensity?}, {type:"chunk", data}…, {type:"end"}
+// background → content: {type:"job", id}, {type:"progress", fraction, stage, words, eta, position},
+//                       {type:"result", name, mime, size, chunks, verdict, rule}, {type:"chunk", data}…,
 //                       {type:"done"} | {type:"error", error:{code, message}}
 // Disconnecting the port cancels the job.
 import { ext } from "./browser.js";
-import { ShadeError, asShadeError } from "./errors.js";
+import { asShadeError, peopleError } from "./errors.js";
 import { getSettings } from "./settings.js";
 import { isSiteEnabled, originOf, matchPatternFor } from "./sites.js";
 import { progressFraction, stageOf } from "./jobstate.js";
 import { shadeImage } from "./jobs.js";
+import { CHOICES } from "./settings.js";
+import { verdictOf, weakRuleFor } from "./verdict.js";
 import * as feedback from "./feedback.js";
 
 export const PORT_NAME = "shade-upload";
@@ -76,34 +78,40 @@ export function handleUploadPort(port) {
   port.onMessage.addListener(async (msg) => {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "start") {
-      meta = { name: String(msg.name || "image"), mime: String(msg.mime || ""), size: Number(msg.size) || 0 };
+      meta = { name: String(msg.name || "image"), mime: String(msg.mime || ""), size: Number(msg.size) || 0,
+        intensity: CHOICES.intensity.includes(msg.intensity) ? msg.intensity : "" };
       return;
     }
     if (msg.type === "chunk") { chunks.push(String(msg.data || "")); return; }
     if (msg.type !== "end" || !meta) return;
     try {
       if (!(await senderEnabled(port.sender))) {
-        throw new ShadeError("site_disabled", "Shading uploads is switched off for this site.");
+        throw peopleError("site_disabled");
       }
       feedback.progress(key, null);
       const bytes = globalThis.ShadeCommon.fromBase64Chunks(chunks);
       chunks.length = 0;
       const blob = new Blob([bytes], { type: meta.mime });
-      const result = await shadeImage({ blob, filename: meta.name }, {
+      const result = await shadeImage({ blob, filename: meta.name, intensity: meta.intensity }, {
         signal: controller.signal,
         onJob: (id) => post({ type: "job", id }),
         onProgress: (rec) => {
           const fraction = progressFraction(rec);
           feedback.progress(key, fraction);
-          post({ type: "progress", fraction, stage: stageOf(rec), status: rec.status });
+          post({ type: "progress", fraction, stage: stageOf(rec), status: rec.status, words: rec.words || "",
+            eta: rec.eta_words || "", position: rec.queue_position || 0 });
         },
       });
       const out = new Uint8Array(await result.blob.arrayBuffer());
       const parts = globalThis.ShadeCommon.toBase64Chunks(out);
-      post({ type: "result", id: result.id, name: meta.name, mime: result.mime, size: out.length, chunks: parts.length });
+      const verdict = verdictOf(result.job);
+      const { weakRules } = await getSettings();
+      const rule = weakRuleFor(weakRules, topLevelOrigin(port.sender));
+      post({ type: "result", id: result.id, name: meta.name, mime: result.mime, size: out.length, chunks: parts.length,
+        verdict, rule });
       for (const data of parts) post({ type: "chunk", data });
       finished = true;
-      feedback.finish(key, true);
+      feedback.finish(key, true, verdict);
       post({ type: "done" });
     } catch (e) {
       finished = true;

@@ -3,6 +3,7 @@ import { getSettings, setSettings } from "../lib/settings.js";
 import { fillLibrary, fileToBase64 } from "../lib/library.js";
 import { COMMON_SITES, originOf } from "../lib/sites.js";
 import { ext } from "../lib/browser.js";
+import { WEAK_RULES, weakRuleFor } from "../lib/verdict.js";
 
 function say(sel, text, good) {
   const el = $(sel);
@@ -17,13 +18,16 @@ async function showConnection() {
     el.textContent = `Paired and connected to Shade ${(r.health && r.health.version) || ""} at ${r.daemonUrl}`;
     el.className = "state good";
   } else {
-    el.textContent = (r && r.error && r.error.message) || "Not connected.";
+    // On this page the pairing buttons are right below: say so rather than "open the settings".
+    const code = r && r.error && r.error.code;
+    el.textContent = code === "not_paired" ? "Not paired yet: click \"Pair automatically\" below, or paste the pairing code."
+      : (r && r.error && r.error.message) || "Not connected.";
     el.className = "state bad";
   }
 }
 
 async function renderSites() {
-  const { sites } = await getSettings();
+  const { sites, weakRules } = await getSettings();
   const common = $("#common-sites");
   common.replaceChildren();
   for (const site of COMMON_SITES) {
@@ -52,7 +56,21 @@ async function renderSites() {
     b.type = "button";
     b.textContent = "Remove";
     b.addEventListener("click", async () => { await disableSite(origin); renderSites(); });
-    li.append(`${origin} `, b);
+    // What a weakly protected result does on this site (kept with the site).
+    const rule = document.createElement("select");
+    rule.className = "weak-rule";
+    rule.dataset.origin = origin;
+    rule.title = "When a result is only weakly protected";
+    for (const [value, words] of Object.entries(WEAK_RULES)) rule.append(new Option(words, value));
+    rule.value = weakRuleFor(weakRules, origin);
+    rule.addEventListener("change", async () => {
+      const { weakRules: now } = await getSettings();
+      await setSettings({ weakRules: { ...now, [origin]: rule.value } });
+      say("#sites-message", `Saved: when a result is weakly protected on ${origin}, ${WEAK_RULES[rule.value].toLowerCase()}.`, true);
+    });
+    const ruleLabel = document.createElement("label");
+    ruleLabel.append(" if weakly protected: ", rule);
+    li.append(`${origin} `, ruleLabel, " ", b);
     list.append(li);
   }
 }
@@ -63,7 +81,19 @@ function afterEnable(r) {
   renderSites();
 }
 
+/** "App default" says what the app's default is ("App default: poison"), once the app answers. */
+async function nameAppDefaults() {
+  const r = await ask({ type: "status" });
+  const app = (r && r.status && r.status.defaults) || {};
+  for (const key of ["mode", "intensity", "quality", "style"]) {
+    const first = $(`#${key}`).querySelector('option[value=""]');
+    if (first && app[key]) first.textContent = `App default: ${app[key]}`;
+  }
+  if (app.target) $("#target").placeholder = `app default: ${app.target}`;
+}
+
 async function init() {
+  nameAppDefaults();
   const settings = await getSettings();
   $("#daemon-url").value = settings.daemonUrl;
   const showDefaults = (d) => {

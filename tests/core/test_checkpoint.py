@@ -1,4 +1,4 @@
-"""Resuming ``protect`` from a checkpoint (shading.checkpoint, Shader.state_dict): a run cut
+"""Resuming ``protect`` from a checkpoint (shading.optimize.checkpoint, Shader.state_dict): a run cut
 short and resumed from its last saved state writes the very file an uninterrupted run
 writes, and a state that belongs to another image, seed or shape is ignored, never used.
 
@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from shading import Cancelled, ProtectOptions, protect
-from shading.checkpoint import SAVE_EVERY, MemoryCheckpoint
+from shading.optimize.checkpoint import SAVE_EVERY, MemoryCheckpoint
 
 STEPS = 14
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from shading import precision
-from shading.encoders import resolve_device
+from shading.models.encoders import resolve_device
 from shading.errors import DeviceUnavailable
 
 

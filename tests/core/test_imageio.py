@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from shading import ImageError, ImageTooLarge
-from shading.imageio import compose, encode, load_image, output_name, write_new_file
+from shading.io.imageio import compose, encode, load_image, output_name, write_new_file
 
 
 def _save(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -15,8 +15,8 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 import shadetest
-from shading.imageio import _save_kwargs, jpeg_quality, load_image
-from shading.targets import (
+from shading.io.imageio import _save_kwargs, jpeg_quality, load_image
+from shading.library import (
     BUILTIN_ANCHORS,
     BUILTIN_STYLES,
     anchor_library,

@@ -11,9 +11,9 @@ import importlib
 import pytest
 
 from shading import ProtectOptions, protect
-from shading.attack import AttackSettings, Shader
+from shading.optimize.attack import AttackSettings, Shader
 
-protect_module = importlib.import_module("shading.protect")   # the package exports the function
+protect_module = importlib.import_module("shading.protector")   # the package exports the function
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

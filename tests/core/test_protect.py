@@ -109,10 +109,17 @@ def test_clear_errors_for_missing_model_anchor_and_bad_options(model_dir, anchor
         protect(photo, _opts(model_dir, anchor_dir, encoders=("nope",)))
 
 
-def test_encoders_are_loaded_once_and_frozen(model_dir):
-    a = shading.load_encoder("taef2", "cpu", (model_dir,))
-    b = shading.load_encoder("taef2", "cpu", (model_dir,))
-    assert a is b and not any(p.requires_grad for p in a.parameters())
+def test_a_protector_holds_its_encoders_loaded_once_and_frozen(model_dir, anchor_dir):
+    """The models live in the Protector, not in a hidden cache: two calls use the same
+    objects, and a fresh load is a new object."""
+    protector = shading.Protector.from_pretrained(("taef2",), "cpu", (model_dir,))
+    a = protector.encoders["taef2"]
+    assert not any(p.requires_grad for p in a.parameters())
+    assert shading.load_encoder("taef2", "cpu", (model_dir,)) is not a
+    flat = np.full((40, 56, 3), 90, np.uint8)
+    for _ in range(2):
+        protector.protect(png_bytes(flat), _opts(model_dir, anchor_dir, encoders=("taef2",), steps=1, quality="fast"))
+        assert protector.encoders["taef2"] is a and list(protector.encoders) == ["taef2"]
     listing = {i.name: i for i in shading.available_encoders((model_dir,))}
     assert listing["taef2"].installed and not listing["taesd"].installed
 

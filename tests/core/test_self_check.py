@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from shading import ProtectOptions, protect
-from shading.attack import AttackSettings, Shader
-from shading.encoders import load_encoder
-from shading.imageio import decode_rgb, load_image
-from shading.metrics import ATTACKS, RatioMeter
+from shading.optimize.attack import AttackSettings, Shader
+from shading.models.encoders import load_encoder
+from shading.io.imageio import decode_rgb, load_image
+from shading.measure.metrics import ATTACKS, RatioMeter
 from shading.options import Intensity
-from shading.render import FullRender
-from shading.targets import TargetBuilder, resolve_anchor
+from shading.optimize.render import FullRender
+from shading.optimize.targets import TargetBuilder, resolve_anchor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

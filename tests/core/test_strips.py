@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-import shading.strips as strips
+import shading.pixels.strips as strips
 from shading import metrics, perceptual
-from shading.attack import perturbation
-from shading.imageio import load_image
-from shading.mask import masking_map
-from shading.render import FullRender, full_mask, work_image
-from shading.views import resize, to_tensor, to_uint8
+from shading.optimize.attack import perturbation
+from shading.io.imageio import load_image
+from shading.pixels.mask import masking_map
+from shading.optimize.render import FullRender, full_mask, work_image
+from shading.pixels.views import resize, to_tensor, to_uint8
 
 
 def _photo(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -1,8 +1,8 @@
 import numpy as np
 import torch
 
-from shading.taesd import TINY_AUTOENCODERS, load_state, make_decoder, make_encoder
-from shading.views import to_tensor
+from shading.models.taesd import TINY_AUTOENCODERS, load_state, make_decoder, make_encoder
+from shading.pixels.views import to_tensor
 
 
 def test_shapes_for_every_family_member():

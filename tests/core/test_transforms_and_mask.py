@@ -4,10 +4,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from shading.attack import band_limit, interleave, tiled_views
-from shading.mask import blur, luma, masking_map, smooth_and_textured
-from shading.transforms import PostingSimulator, jpeg, rescale
-from shading.views import cover, to_tensor, view_shape
+from shading.optimize.attack import band_limit, interleave, tiled_views
+from shading.pixels.mask import blur, luma, masking_map, smooth_and_textured
+from shading.pixels.transforms import PostingSimulator, jpeg, rescale
+from shading.pixels.views import cover, to_tensor, view_shape
 
 
 def _pil_jpeg(array: np.ndarray, quality: int) -> np.ndarray:

@@ -13,10 +13,10 @@ from PIL import Image
 from ssimulacra2 import compute_ssimulacra2
 
 from shading import INTENSITIES, ProtectOptions, protect
-from shading.mask import blur, luma, masking_map
-from shading.metrics import visibility
-from shading.perceptual import score_arrays
-from shading.views import cover, to_tensor
+from shading.pixels.mask import blur, luma, masking_map
+from shading.measure.metrics import visibility
+from shading.measure.perceptual import score_arrays
+from shading.pixels.views import cover, to_tensor
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -131,7 +131,7 @@ def test_reported_ratio_is_the_written_files(model_dir, anchor_dir, cat_array, s
     """An independent re-measure: the written JPEG decoded by PIL, resized as trainers do
     (PIL bicubic, short side to the view), centre-cropped, through taef2; the anchor
     placed over the same view. Equal to the JSON's figure within 0.01."""
-    from shading.encoders import load_encoder
+    from shading.models.encoders import load_encoder
 
     src = shared_images / "woman-with-hat-matisse.jpg"
     view = 256

@@ -83,7 +83,7 @@ def settings_paths(shade_env):
 @pytest.fixture
 def make_client(aiohttp_client, settings_paths):
     """Start the real app on a loopback port; returns (client, token, app)."""
-    from shade_daemon.server.app import create_app
+    from shade_daemon.http.app import create_app
     from shade_daemon.token_store import load_token
 
     async def make(watch: bool = False, **overrides: Any):

@@ -1,5 +1,5 @@
 """Issue 14's progress across crashes: a running job's optimizer state is checkpointed in
-its folder (shade_daemon.server.resume), a kill -9 and a restart resume it from there,
+its folder (shade_daemon.service.resume), a kill -9 and a restart resume it from there,
 and the checkpoint goes when the job ends (done, failed, cancelled). Against the real
 daemon subprocess on loopback with real files and signals, and the store on disk."""
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from shade_daemon.server.resume import FileCheckpoint, job_seed
-from shade_daemon.server.store import CHECKPOINT_FILE, MAX_CRASHES, JobStore
+from shade_daemon.service.resume import FileCheckpoint, job_seed
+from shade_daemon.service.store import CHECKPOINT_FILE, MAX_CRASHES, JobStore
 from shadetest import auth, image_bytes, loopback_daemon, poll_until, upload, wait_until
 
 pytestmark = [pytest.mark.timeout(300)]

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from shade_daemon.server.keys import SERVICE
+from shade_daemon.http.keys import SERVICE
 from shadetest import (
     auth,
     image_bytes,
@@ -324,7 +324,7 @@ def test_a_12_mp_image_is_shaded_within_the_memory_bound(proc_env, tmp_path, dae
     """The full-size stages (mask, render, encode, the figures) go in strips: a 12 MP photo
     takes the daemon well under 1.5 GB above idle (it took 2 GB at the smallest settings
     before, 7 GB at the default; `shade bench --memory 50` measures the 50 MP case)."""
-    from shading.memory import synthetic_png
+    from shading.lab.memory_bench import synthetic_png
 
     daemon = loopback_daemon(proc_env, tmp_path)
     daemons.append(daemon)

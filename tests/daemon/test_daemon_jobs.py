@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from shade_daemon.server.keys import SERVICE
+from shade_daemon.http.keys import SERVICE
 from shadetest import auth, image_bytes, poll_until, upload, wait_job
 
 pytestmark = [pytest.mark.timeout(240)]
@@ -169,7 +169,9 @@ async def test_status(make_client):
     assert status["watched_folders"] == []
     assert status["defaults"]["quality"] == "fast"
     health = await (await client.get("/v1/health")).json()
-    assert set(health) == {"ok", "version"}
+    # Public (no token): liveness, version and the worker's health, nothing about the user's files.
+    assert set(health) == {"ok", "version", "problem", "worker"}
+    assert health["ok"] is True and health["problem"] is None and health["worker"]["alive"] is True
 
 
 async def test_fifty_concurrent_uploads_and_responsive_loop(make_client):

@@ -10,7 +10,7 @@ from pathlib import Path, PurePath
 import aiohttp
 import pytest
 
-from shade_daemon.server.subfolders import folder_fields
+from shade_daemon.service.subfolders import folder_fields
 from shadetest import auth, image_bytes, poll_until, upload, wait_job
 
 pytestmark = [pytest.mark.timeout(240)]

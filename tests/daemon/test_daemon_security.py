@@ -127,17 +127,31 @@ async def test_no_state_changing_get(make_client):
 
 
 async def test_rotated_token_takes_effect_without_restart(make_client, settings_paths):
-    from shade_daemon.server.keys import GUARD
+    from shade_daemon.http.keys import GUARD
     from shade_daemon.token_store import rotate_token
 
-    client, token, app = await make_client(token_reload_seconds=3600)
+    client, token, app = await make_client()
     settings, paths = settings_paths()
     new = rotate_token(settings, paths)
-    assert (await client.get("/v1/status", headers=auth(token))).status == 200     # not re-read yet
-    assert (await client.get("/v1/status", headers=auth(new))).status == 401       # within the interval
-    app[GUARD].expire()                                  # the explicit hook: re-read on the next mismatch
+    assert (await client.get("/v1/status", headers=auth(token))).status == 200     # not told yet
+    # A wrong token never makes the daemon re-read its store: only being told does.
+    for _ in range(3):
+        assert (await client.get("/v1/status", headers=auth(new))).status == 401
+    assert app[GUARD].reload() is True                   # what SIGHUP (or POST /v1/token/reload) does
     assert (await client.get("/v1/status", headers=auth(new))).status == 200
     assert (await client.get("/v1/status", headers=auth(token))).status == 401
+
+
+async def test_token_reload_route_revokes_the_token_that_called_it(make_client, settings_paths):
+    from shade_daemon.token_store import rotate_token
+
+    client, token, _ = await make_client()
+    settings, paths = settings_paths()
+    new = rotate_token(settings, paths)
+    r = await client.post("/v1/token/reload", headers=auth(token))
+    assert r.status == 200 and (await r.json())["changed"] is True
+    assert (await client.get("/v1/status", headers=auth(token))).status == 401
+    assert (await client.get("/v1/status", headers=auth(new))).status == 200
 
 
 async def test_openapi_lists_every_route(make_client):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from shade_daemon.server.store import MAX_CRASHES, JobStore
+from shade_daemon.service.store import MAX_CRASHES, JobStore
 
 
 def _add(store: JobStore, folder=None):

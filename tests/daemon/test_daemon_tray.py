@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from shade_daemon.server.keys import SERVICE
-from shade_daemon.server.runtime import tray_actions
-from shade_daemon.server.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
+from shade_daemon.http.keys import SERVICE
+from shade_daemon.app.runtime import tray_actions
+from shade_daemon.app.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
 from shadetest import image_bytes, upload, wait_job
 
 pytestmark = pytest.mark.timeout(120)
@@ -128,7 +128,7 @@ def test_no_display_runs_without_tray(monkeypatch, caplog, tmp_path):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     if os.name != "posix" or not display_problem():
         pytest.skip("only meaningful where a display is looked up through DISPLAY/WAYLAND_DISPLAY")
-    from shade_daemon.server.tray import TrayActions
+    from shade_daemon.app.tray import TrayActions
 
     def boom():
         raise AssertionError("the tray must not touch the daemon without a display")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from shade_daemon.server.keys import SERVICE
+from shade_daemon.http.keys import SERVICE
 from shadetest import image_bytes, poll_until
 
 pytestmark = [pytest.mark.timeout(180)]

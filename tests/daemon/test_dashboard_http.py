@@ -125,7 +125,8 @@ async def test_dashboard_refuses_without_cookie_from_foreign_origin_host_or_site
     assert (await client.get("/v1/history", headers=ok)).status == 401
 
 
-async def test_preview_images_and_the_model_view_is_the_random_decoders_output(make_client, plumbing_model_dir):
+async def test_preview_images_and_the_model_view_is_the_random_decoders_output(make_client, plumbing_model_dir,
+                                                                              anchor_dir):
     client, token, app = await make_client()
     original = image_bytes((96, 72))
     job = await wait_job(client, token, (await (await upload(client, token, original)).json())["id"])
@@ -134,8 +135,8 @@ async def test_preview_images_and_the_model_view_is_the_random_decoders_output(m
     assert r.status == 200, await r.text()
     p = await r.json()
     assert p["decoder"] == "random-tiny"
-    assert p["strength"] == ("protection after typical recompression: "
-                             + ("weak" if job["measurements"]["weak"] else "good"))
+    assert p["strength"] == job["verdict"]["words"]          # the one verdict, as the job says it
+    assert p["strength"].startswith("weakly protected" if job["measurements"]["weak"] else "protected")
     assert p["visibility"].startswith("change: ")
     images = {}
     for kind, url in p["images"].items():
@@ -153,6 +154,15 @@ async def test_preview_images_and_the_model_view_is_the_random_decoders_output(m
         mine = decoded_view(rgb, encoder, decoder, 64)         # 64: the test settings' SHADE_VIEW_SIZE
         assert images[kind].shape == mine.shape, kind
         assert np.abs(images[kind].astype(int) - mine.astype(int)).max() <= 1, kind
+    # The difference between the two reconstructions, amplified x8 around grey (issue 28).
+    seen_diff = np.clip(128 + 8 * (images["model-shaded"].astype(int) - images["model-original"].astype(int)), 0, 255)
+    assert np.array_equal(images["model-difference"], seen_diff.astype(np.uint8))
+    # The target (the default concept's anchor from the library) beside what the model sees of it.
+    target = job["options"]["target"]
+    anchor = next(p for p in anchor_dir.iterdir() if p.stem == target)
+    assert np.array_equal(images["target"], rgb_of(anchor.read_bytes()))
+    mine = decoded_view(images["target"], encoder, decoder, 64)
+    assert np.abs(images["model-target"].astype(int) - mine.astype(int)).max() <= 1
     assert images["sheet"].shape[1] >= 3 * 96
     r = await client.get(f"/v1/jobs/{job['id']}/preview/nope.png", headers=auth(token))
     assert r.status == 404
@@ -280,7 +290,7 @@ async def test_what_the_model_sees_is_the_taef2_decoders_reconstruction(make_cli
     """With the real weights: the preview's model view is taef2's decoder applied to taef2's
     latent of the shaded file (both rebuilt here from the published state dicts)."""
     from shadetest.dashboard import trainer_input
-    from shading.taesd import load_state, make_decoder, make_encoder
+    from shading.models.taesd import load_state, make_decoder, make_encoder
 
     client, token, app = await make_client(model_dir=str(model_dir))
     from skimage import data
@@ -305,3 +315,6 @@ async def test_what_the_model_sees_is_the_taef2_decoders_reconstruction(make_cli
     view = (trainer_input(picture, 64)[0].permute(1, 2, 0).numpy() * 255).round()
     mse = float(((seen_original.astype(float) - view) ** 2).mean())
     assert 10 * np.log10(255 ** 2 / mse) > 18
+    # The two reconstructions barely differ side by side; their amplified difference shows it (issue 28).
+    diff = rgb_of(await (await client.get(p["images"]["model-difference"], headers=auth(token))).read())
+    assert float(np.abs(diff.astype(int) - 128).mean()) > 4, "the amplified drift is visible"

@@ -142,9 +142,7 @@ def test_a_job_shows_live_progress_pause_resume_cancel_and_its_preview(context, 
     page.wait_for_selector("#verdict-strength")
     wait_js(page, """() => { const imgs = [...document.querySelectorAll('#view-preview img')];
                                       return imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0); }""")
-    weak = job["measurements"]["weak"]
-    assert page.text_content("#verdict-strength") == ("protection after typical recompression: "
-                                                      + ("weak" if weak else "good"))
+    assert page.text_content("#verdict-strength") == job["verdict"]["words"]   # the one verdict, in words
     assert page.text_content("#verdict-visibility").startswith("change: ")
     # What the model sees is the decoder's reconstruction of the shaded image's latent.
     seen = rgb_of(fetch_b64(page, page.get_attribute('figure[data-kind="model-shaded"] img', "src")))

@@ -15,7 +15,7 @@ from shadetest.dashboard import decoded_view, random_pair
 
 pytestmark = pytest.mark.timeout(300)
 
-LABEL, GAP = 18, 8          # the sheet's label rows and gaps (shading/preview.py)
+LABEL, GAP = 18, 8          # the sheet's label rows and gaps (shading/measure/preview.py)
 
 
 def test_protect_preview_writes_the_sheet(tmp_path, cat_array, plumbing_model_dir, anchor_dir):

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from shading.experiment import Concept, PoisonConfig, conditions_for, fast_config, run_poison_experiment, write_outputs
-from shading.experiment.data import base_crops, bilateral, noise_denoise, sample_subset, windows
-from shading.experiment.flow import FlowSettings, sample_flow, train_flow
-from shading.experiment.probe import train_probe
+from shading.lab.experiment import Concept, PoisonConfig, conditions_for, fast_config, run_poison_experiment, write_outputs
+from shading.lab.experiment.data import base_crops, bilateral, noise_denoise, sample_subset, windows
+from shading.lab.experiment.flow import FlowSettings, sample_flow, train_flow
+from shading.lab.experiment.probe import train_probe
 
 # --- the parts, without weights -------------------------------------------------------
 

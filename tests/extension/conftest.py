@@ -200,5 +200,5 @@ def browser(tmp_path_factory, daemon, public_site) -> Browser:
 def shade_on(browser, daemon, public_site):
     """Paired with the daemon, uploads shaded on the public test site only."""
     browser.set_storage({"daemonUrl": daemon.url, "token": daemon.token, "sites": [public_site.origin],
-                         "defaults": {}, "copyToClipboard": False})
+                         "defaults": {}, "copyToClipboard": False, "weakRules": {}})
     return browser

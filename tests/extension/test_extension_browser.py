@@ -16,7 +16,7 @@ from shadetest.extension import EXT_ORIGIN, b64, free_port
 
 pytestmark = pytest.mark.browser
 
-NOT_RUNNING = "Shade is not running — start it with `shade daemon`"
+NOT_RUNNING = "The Shade app is not running on this computer"
 
 
 def pixels(data: bytes) -> np.ndarray:
@@ -362,10 +362,15 @@ def test_cancel_during_shading_sends_nothing_and_cancels_the_job(shade_on, daemo
         before = job_ids(daemon)
         page.set_input_files("#file", str(images["art"]))
         page.locator("#shade-overlay[data-state=working]").wait_for(timeout=10000)
-        assert "Shading your image" in page.locator("#shade-overlay .message").inner_text()
+        assert "Shading art.png" in page.locator("#shade-overlay .message").inner_text()   # the card names the image
         deadline = time.monotonic() + 10
         while not (job_ids(daemon) - before) and time.monotonic() < deadline:
             time.sleep(0.1)
+        # The wait explains itself: the paused queue's job says where it is in line.
+        deadline = time.monotonic() + 10
+        while "waiting" not in page.locator("#shade-overlay .message").inner_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "waiting: next in line" in page.locator("#shade-overlay .message").inner_text()
         assert shade_on.evaluate("chrome.action.getBadgeText({})") == "…"
         page.locator("#shade-overlay button[data-action=cancel]").click()
         page.locator("#shade-overlay").wait_for(state="detached", timeout=5000)

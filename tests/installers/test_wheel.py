@@ -23,11 +23,11 @@ def test_wheel_installs_in_a_fresh_venv_and_shade_help_works(tmp_path):
     wheels = list(dist.glob("shade_art-*.whl"))
     assert len(wheels) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
-    assert "shade_daemon/cli.py" in names and "shade_daemon/server/app.py" in names and "shading/encoders.py" in names
+    assert "shade_daemon/cli.py" in names and "shade_daemon/server/app.py" in names and "shading/models/encoders.py" in names
     assert not any(n.startswith(("daemon/", "tests/")) for n in names), "the import names are shading and shade_daemon"
-    folders = {p.parent.relative_to(REPO / "daemon").as_posix() for p in (REPO / "daemon").rglob("*.py")}
-    assert {f"shade_daemon/{f}/__init__.py".replace("/./", "/") for f in folders} <= set(names), \
-        "a folder under daemon/ is missing from pyproject's packages list"
+    packages = _packages()
+    missing = {f"{pkg.replace('.', '/')}/__init__.py" for pkg in packages} - set(names)
+    assert not missing, f"packages left out of the wheel: {sorted(missing)}"
 
     venv = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -49,3 +49,16 @@ def test_wheel_installs_in_a_fresh_venv_and_shade_help_works(tmp_path):
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
     version, daemon_file, shading_file = where.stdout.split()
     assert version and daemon_file.startswith(str(site)) and shading_file.startswith(str(site)), where.stdout
+    # The lab (benchmark, experiment) ships too: its command parses, and every package imports.
+    res = subprocess.run([str(venv / "bin" / "shade"), "experiment", "poison", "--fast", "--help"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert res.returncode == 0 and "--fast" in res.stdout, res.stderr
+    res = subprocess.run([str(python), "-c", "import importlib, sys\nfor name in sys.argv[1:]: importlib.import_module(name)",
+                          *packages], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=240)
+    assert res.returncode == 0, res.stderr
+
+
+def _packages() -> list[str]:
+    """Every package in the checkout's two import packages, by import name."""
+    return sorted(".".join(init.parent.relative_to(REPO).parts)
+                  for top in ("shading", "shade_daemon") for init in (REPO / top).rglob("__init__.py"))

@@ -63,7 +63,7 @@ needs_weights = pytest.mark.skipif(REAL_MODEL_DIR is None, reason=WEIGHTS_REASON
 def make_random_model_dir(root: Path) -> Path:
     """A model folder holding only the seeded random-weight encoder (``shade models pull
     random-tiny`` writes the same); ``installed`` expands to it."""
-    from shading.encoders import REGISTRY
+    from shading.models.encoders import REGISTRY
 
     root.mkdir(parents=True, exist_ok=True)
     REGISTRY[RANDOM_ENCODER].fetch(root)

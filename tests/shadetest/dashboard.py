@@ -50,8 +50,8 @@ def trainer_input(rgb: np.ndarray, short: int) -> torch.Tensor:
 def random_pair(model_dir):
     """The seeded random encoder, and its decoder built by hand from the documented seed
     (random.json's seed + 1) and shape."""
-    from shading.encoders import REGISTRY
-    from shading.taesd import make_decoder
+    from shading.models.encoders import REGISTRY
+    from shading.models.taesd import make_decoder
 
     encoder = REGISTRY["random-tiny"].load(model_dir / "random-tiny" / "random.json")
     state = torch.random.get_rng_state()

@@ -98,25 +98,35 @@ test("job progress from the shapes the daemon may send", () => {
 });
 
 test("errors say what to do", () => {
-  assert.match(asShadeError(new TypeError("Failed to fetch"), "http://127.0.0.1:1").message,
-    /Shade is not running — start it with `shade daemon`/);
+  const down = asShadeError(new TypeError("Failed to fetch"), "http://127.0.0.1:1");
+  assert.match(down.message, /The Shade app is not running on this computer\. Start Shade/);
+  assert.match(down.details, /127\.0\.0\.1:1/);          // the address goes under "details"
+  assert.equal(down.retry, true);
   assert.equal(asShadeError(new TypeError("x")).code, "not_running");
   const e401 = errorFromResponse(401, { error: { code: "unauthorized", message: "bad token" } });
   assert.equal(e401.code, "not_paired");
   assert.match(e401.message, /not paired/i);
   assert.equal(errorFromResponse(403, null).code, "not_paired");
   assert.equal(errorFromResponse(403, { error: { code: "origin_not_allowed", message: "origin x" } }).code, "not_paired");
-  assert.match(errorFromResponse(403, { error: { code: "bad_host", message: "the Host header must be 127.0.0.1:PORT" } }).message,
-    /Host header.*Set the address to http:\/\/127\.0\.0\.1:PORT/);
+  const host = errorFromResponse(403, { error: { code: "bad_host", message: "the Host header must be 127.0.0.1:PORT" } });
+  assert.match(host.message, /set the address to http:\/\/127\.0\.0\.1/);
+  assert.match(host.details, /Host header/);
   const big = errorFromResponse(413, { error: { code: "too_large", message: "upload is 80 MB; the limit is 64 MB" } });
   assert.equal(big.code, "image_too_large");
-  assert.match(big.message, /^Image too large: upload is 80 MB/);
+  assert.match(big.message, /larger than Shade accepts/);
+  assert.match(big.details, /upload is 80 MB/);
+  assert.equal(big.retry, false);                         // retrying the same image cannot help
   assert.equal(errorFromResponse(400, { error: { code: "image_too_large", message: "120 megapixels" } }).code, "image_too_large");
-  assert.equal(errorFromResponse(400, { error: { code: "bad_image", message: "not an image" } }).message, "not an image");
-  assert.match(errorFromResponse(500, null).message, /answered 500/);
-  assert.equal(errorFromJob({ status: "failed", error: { code: "bad_image", message: "truncated PNG" } }).message, "truncated PNG");
+  const bad = errorFromResponse(400, { error: { code: "bad_image", message: "cannot identify image file" } });
+  assert.match(bad.message, /could not read this file as an image/);
+  assert.match(bad.details, /cannot identify image file/);
+  assert.match(errorFromResponse(500, null).message, /could not shade this image/);
+  assert.match(errorFromResponse(500, null).details, /500/);
+  const job = errorFromJob({ status: "failed", error: { code: "bad_image", message: "truncated PNG" } });
+  assert.match(job.message, /could not read this file/);
+  assert.match(job.details, /truncated PNG/);
   const err = new ShadeError("x", "y");
-  assert.deepEqual(JSON.parse(JSON.stringify(err)), { code: "x", message: "y" });
+  assert.deepEqual(JSON.parse(JSON.stringify(err)), { code: "x", message: "y", retry: true });
 });
 
 test("defaults keep only known options", () => {
@@ -131,7 +141,7 @@ test("defaults are checked against the app's modes, targets and styles", () => {
     renders_missing_targets: false, defaults: { mode: "poison", target: "cat", style: "munch" } };
   assert.equal(checkDefaults({}, status), null);
   assert.equal(checkDefaults({ mode: "cloak", style: "mine" }, status), null);
-  assert.match(checkDefaults({ target: "dog" }, status), /no image for the target "dog".*cat, coffee.*shade anchors add dog/);
+  assert.match(checkDefaults({ target: "dog" }, status), /no image for the target "dog".*cat, coffee.*add a picture of a dog to the targets/);
   assert.equal(checkDefaults({ mode: "cloak", target: "dog" }, status), null); // cloak needs no target
   assert.equal(checkDefaults({ target: "dog" }, { ...status, renders_missing_targets: true }), null);
   assert.match(checkDefaults({ mode: "both", style: "rembrandt" }, status), /no style "rembrandt".*mine, munch/);

@@ -1,0 +1,213 @@
+"""``shade protect SRC... --out DIR --ray ADDRESS``: a Ray Data pipeline over the images, an
+actor pool of ``BatchShader`` (models loaded once per actor), and this process writing each
+result as it arrives: atomically, never over an existing file, with a manifest row.
+
+The images' bytes travel through Ray's object store (in windows, so a large archive is never
+all in memory at once), unless ``shared_fs`` says every worker sees the same paths: then the
+workers read the files themselves. Results always come back here, where the output folder is.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from . import ClusterError, require_ray
+from .connect import cluster_resources, connect
+from .manifest import DONE, FAILED, Manifest, sha256_bytes
+from .portable import portable_options
+from .worker import BatchShader
+
+WINDOW_BYTES = 512 * 2 ** 20      # images in flight through the object store at once (bytes mode)
+WINDOW_IMAGES = 256
+
+
+@dataclass
+class Plan:
+    """How the pool is sized and how hard a lost worker is retried."""
+
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: Optional[float] = None     # None: one GPU each where the cluster has GPUs and the device allows
+    max_workers: Optional[int] = None           # None: as many as the cluster's resources hold
+    retries: int = 3                            # times an image is tried again after its worker died
+    shared_fs: bool = False
+
+
+@dataclass
+class BatchReport:
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _free_path(folder: Path, name: str) -> Path:
+    from ..commands.protect import free_path  # the local CLI's naming, so both name files alike
+
+    return free_path(folder, name)
+
+
+def pool_size(plan: Plan, resources: dict[str, float], gpus: float) -> int:
+    if plan.max_workers:
+        return max(1, plan.max_workers)
+    if gpus:
+        return max(1, int(resources.get("GPU", 0) // gpus))
+    return max(1, int(resources.get("CPU", 1) // max(plan.cpus_per_worker, 0.01)))
+
+
+def _gpus(plan: Plan, options: Any, resources: dict[str, float]) -> float:
+    if plan.gpus_per_worker is not None:
+        return plan.gpus_per_worker
+    return 1.0 if resources.get("GPU", 0) >= 1 and options.device in ("auto", "cuda") else 0.0
+
+
+class _Input:
+    __slots__ = ("source", "digest", "data")
+
+    def __init__(self, source: Path, digest: str, data: bytes):
+        self.source, self.digest, self.data = source, digest, data
+
+
+def run_batch(sources: Sequence[Path], out_dir: Path, options: Any, *, address: Optional[str] = None,
+              plan: Optional[Plan] = None, show_progress: bool = True,
+              on_row: Optional[Callable[[dict[str, Any]], None]] = None) -> BatchReport:
+    """Shade ``sources`` into ``out_dir`` on the cluster at ``address`` (None: the one this
+    process has joined). Returns what was done, refused and skipped; every image has its row
+    in ``out_dir``'s manifest."""
+    ray = require_ray()
+    plan = plan or Plan()
+    if address:
+        connect(address)
+    elif not ray.is_initialized():
+        raise ClusterError("no Ray cluster joined: give --ray ADDRESS or SHADE_RAY_ADDRESS")
+    options = portable_options(options)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.open(out_dir)
+    report = BatchReport()
+
+    def record(row: dict[str, Any]) -> None:
+        row = manifest.append(row)
+        report.rows.append(row)
+        if row["status"] == DONE:
+            report.done += 1
+        else:
+            report.failed += 1
+        if on_row is not None:
+            on_row(row)
+
+    todo: list[_Input] = []
+    for source in map(Path, sources):
+        try:
+            data = source.read_bytes()
+        except OSError as exc:
+            record(_failed(source, "", "ImageError", f"cannot read {source}: {exc.strerror or exc}", "driver"))
+            continue
+        digest = sha256_bytes(data)
+        if manifest.done_for(source, digest) is not None:
+            report.skipped += 1
+            continue
+        todo.append(_Input(source, digest, b"" if plan.shared_fs else data))
+    if not todo:
+        return report
+
+    resources = cluster_resources()
+    gpus = _gpus(plan, options, resources)
+    size = pool_size(plan, resources, gpus)
+    bar = _progress_bar(len(todo), show_progress)
+    try:
+        for window in _windows(todo, plan.shared_fs):
+            _run_window(ray, window, options, plan, gpus, size, out_dir, record, bar)
+    finally:
+        bar.close()
+    return report
+
+
+def _windows(todo: list[_Input], shared_fs: bool):
+    if shared_fs:
+        yield todo
+        return
+    window: list[_Input] = []
+    held = 0
+    for item in todo:
+        if window and (held + len(item.data) > WINDOW_BYTES or len(window) >= WINDOW_IMAGES):
+            yield window
+            window, held = [], 0
+        window.append(item)
+        held += len(item.data)
+    if window:
+        yield window
+
+
+def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: float, size: int, out_dir: Path,
+                record: Callable[[dict[str, Any]], None], bar: Any) -> None:
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False        # our bar counts images; Ray's dashboard shows the rest
+    items = [{"index": i, "data": item.data, "path": str(item.source.resolve()) if not item.data else ""}
+             for i, item in enumerate(window)]
+    ds = ray.data.from_items(items).map_batches(
+        BatchShader, fn_constructor_kwargs={"options": options}, batch_size=1, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(size, len(window))),
+        num_cpus=plan.cpus_per_worker, num_gpus=gpus,
+        # A dead worker's actor comes back where there is room, and its image is tried again
+        # up to ``retries`` times; past that the pipeline stops and the rest are rows below.
+        ray_remote_args_fn=partial(_actor_args, plan.retries))
+    pending = set(range(len(window)))
+    try:
+        for row in ds.iter_rows():
+            index = int(row["index"])
+            if index not in pending:
+                continue            # a retried task that finished twice: the first result stands
+            pending.discard(index)
+            record(_result_row(window[index], row, out_dir))
+            bar.update(1)
+    except Exception as exc:  # noqa: BLE001 - Ray raises many kinds when workers are lost for good
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for index in sorted(pending):
+            item = window[index]
+            record(_failed(item.source, item.digest, "worker_lost",
+                           f"the cluster could not finish it (a worker was lost more than {plan.retries} times, or "
+                           f"the cluster went away): {reason}; run the same command again to retry", ""))
+            bar.update(1)
+
+
+def _actor_args(retries: int) -> dict[str, Any]:
+    return {"max_restarts": -1, "max_task_retries": retries}
+
+
+def _result_row(item: _Input, row: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    from shading import ShadeError, output_name, write_new_file
+
+    if not row["ok"]:
+        return _failed(item.source, item.digest, row["code"], local_message(item.source, row["error"]), row["worker"])
+    data = bytes(row["data"])
+    try:
+        written = write_new_file(_free_path(out_dir, output_name(item.source.name, row["format"])), data)
+    except (ShadeError, OSError) as exc:
+        return _failed(item.source, item.digest, "write_failed", str(exc), row["worker"])
+    return {"input": str(item.source.resolve()), "input_sha256": item.digest, "output": str(written.resolve()),
+            "output_sha256": sha256_bytes(data), "status": DONE, "worker": row["worker"],
+            "measurements": json.loads(row["measurements"])}
+
+
+def local_message(source: Path, message: str) -> str:
+    """The core names an image it got as bytes ``image``; say the file's name, as a local run does."""
+    return f"{source}{message[len('image'):]}" if message.startswith("image: ") else message
+
+
+def _failed(source: Path, digest: str, code: str, message: str, worker: str) -> dict[str, Any]:
+    return {"input": str(Path(source).resolve()), "input_sha256": digest, "output": None, "output_sha256": None,
+            "status": FAILED, "error": {"code": code, "message": message}, "worker": worker}
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc="shading", file=sys.stderr, disable=not (show and sys.stderr.isatty()),
+                smoothing=0.1)

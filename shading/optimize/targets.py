@@ -1,0 +1,105 @@
+"""What the encoder should see instead: an anchor image's latent (poison), the image's
+own latent restyled after a reference (cloak), or the anchor restyled (both)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import AnchorNotFound, ImageError
+from ..io.imageio import load_image
+from ..library import find_anchor, no_anchor_error, normalize_concept, text_to_image_folder
+from ..pixels.views import cover, to_tensor, to_view, trainer_crop
+
+
+def generate_anchor(concept: str, pipeline_dir: Path, cache_dir: Path, device: str) -> Path:
+    """Render "a photo of a {concept}" once with the user's pipeline and cache it in the library."""
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(pipeline_dir).to(device)
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    image = pipe(f"a photo of a {concept}", num_inference_steps=4, guidance_scale=0.0,
+                 generator=generator).images[0]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    out = cache_dir / f"{concept}.png"
+    image.save(out)
+    return out
+
+
+def resolve_anchor(anchor, target: Optional[str], anchor_dirs: Sequence[Path],
+                   model_dirs: Sequence[Path], device: str) -> tuple[np.ndarray, str]:
+    """The anchor image (H x W x 3 uint8) and a label for it."""
+    if anchor is not None:
+        label = Path(anchor).stem if isinstance(anchor, (str, Path)) else (target or "anchor")
+        try:
+            return load_image(anchor, name=f"anchor {anchor}" if isinstance(anchor, (str, Path)) else "anchor").rgb, label
+        except ImageError as exc:
+            raise AnchorNotFound(f"the anchor image cannot be used: {exc}") from None
+    concept = normalize_concept(target or "")
+    path = find_anchor(concept, anchor_dirs)
+    if path is None:
+        pipeline = text_to_image_folder(model_dirs)
+        if pipeline is not None and anchor_dirs:
+            path = generate_anchor(concept, pipeline, Path(anchor_dirs[0]), device)
+    if path is None:
+        raise no_anchor_error(concept, anchor_dirs)
+    return load_image(path).rgb, concept
+
+
+def restyle(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Give ``content`` latents the per-channel mean and spread of ``style`` latents."""
+    c_mean, c_std = content.mean((-2, -1), keepdim=True), content.std((-2, -1), keepdim=True) + 1e-5
+    s_mean, s_std = style.mean((-2, -1), keepdim=True), style.std((-2, -1), keepdim=True) + 1e-5
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+class TargetBuilder:
+    """Builds target latents for any view of the image, the anchor placed consistently:
+    resized to cover the whole view and centre-cropped to it."""
+
+    def __init__(self, mode: str, anchor: Optional[np.ndarray], style: Optional[np.ndarray]) -> None:
+        self.mode = mode
+        self.anchor_rgb, self.style_rgb = anchor, style
+        self.anchor = to_tensor(anchor) if anchor is not None else None
+        self.style = to_tensor(style) if style is not None else None
+
+    def _anchor_view(self, shape, like: torch.Tensor) -> torch.Tensor:
+        return cover(self.anchor, tuple(shape)).to(like.device).contiguous(memory_format=torch.channels_last)
+
+    def _style_latent(self, encoder, short: int, like: torch.Tensor) -> torch.Tensor:
+        s = to_view(self.style, short).to(like.device).contiguous(memory_format=torch.channels_last)
+        return encoder(s)
+
+    def _finish(self, encoder, content_anchor: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        short = min(x.shape[-2:])
+        if self.mode == "poison":
+            return encoder(content_anchor)
+        content = encoder(x) if self.mode == "cloak" else encoder(content_anchor)
+        return restyle(content, self._style_latent(encoder, short, x))
+
+    @torch.no_grad()
+    def latent(self, encoder, x_view: torch.Tensor) -> torch.Tensor:
+        """Target latent for the whole view ``x_view`` (1 x 3 x H x W)."""
+        anchor = self._anchor_view(x_view.shape[-2:], x_view) if self.anchor is not None else None
+        return self._finish(encoder, anchor, x_view)
+
+    @torch.no_grad()
+    def view_latent(self, encoder, view, x_work: torch.Tensor) -> torch.Tensor:
+        """Target latent for a TrainerView (a crop of a resized view) of the image ``x_work``."""
+        x_crop = view.look(x_work)
+        anchor = None
+        if self.anchor is not None:
+            anchor = view.look(self._anchor_view(view.shape, x_crop)).contiguous(memory_format=torch.channels_last)
+        return self._finish(encoder, anchor, x_crop)
+
+    @torch.no_grad()
+    def crop_latent(self, encoder, x_crop: torch.Tensor, view_shape) -> torch.Tensor:
+        """Target latent for the trainer's centre crop of a view of shape ``view_shape``."""
+        anchor = None
+        if self.anchor is not None:
+            anchor = trainer_crop(self._anchor_view(view_shape, x_crop), x_crop.shape[-1]).contiguous(
+                memory_format=torch.channels_last)
+        return self._finish(encoder, anchor, x_crop)

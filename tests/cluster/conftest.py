@@ -1,0 +1,21 @@
+"""A real multi-node Ray cluster on this machine (``ray.cluster_utils.Cluster``): a head with
+no CPUs, so all shading happens on worker nodes of one CPU each. Starting one is slow on two
+cores, so each test module shares one. These tests skip, saying why, only where Ray (the
+``cluster`` extra, part of ``dev``) is not installed."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from shadetest.raycluster import start_cluster, stop_cluster
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[object]:
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        stop_cluster(cluster)

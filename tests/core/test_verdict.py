@@ -1,0 +1,58 @@
+"""The one verdict (issue 28): levels from the measured ratio after JPEG 85 against each
+intensity's own bar, the next step up the ladder, and words that never call a weak result
+protected. Torch-free, like the module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shading import INTENSITIES, next_intensity, verdict
+
+
+def test_the_ladder_follows_the_intensities_and_ends():
+    names = list(INTENSITIES)
+    assert [next_intensity(n) for n in names] == [*names[1:], None]
+    assert next_intensity("no-such") is None
+
+
+@pytest.mark.parametrize("intensity", list(INTENSITIES))
+def test_levels_come_from_the_intensitys_own_bar(intensity):
+    bar = INTENSITIES[intensity].min_protection
+    strong = verdict({"intensity": intensity, "latent_ratio_jpeg85": bar - 0.01, "weak": False})
+    weak = verdict({"intensity": intensity, "latent_ratio_jpeg85": bar + 0.01, "weak": True})
+    none = verdict({"intensity": intensity, "latent_ratio_jpeg85": 1.02, "weak": True})
+    assert (strong.level, weak.level, none.level) == ("protected", "weak", "not protected")
+    assert strong.words.startswith("protected") and not strong.advice
+    assert weak.words == "weakly protected: a model trained on it would barely notice"
+    assert none.words.startswith("not protected")
+    # Without the core's flag the bar decides the same way.
+    assert verdict({"intensity": intensity, "latent_ratio_jpeg85": bar + 0.01}).level == "weak"
+
+
+def test_advice_names_a_step_that_exists_or_says_there_is_none():
+    weak_default = verdict({"intensity": "default", "latent_ratio_jpeg85": 0.95, "weak": True})
+    assert weak_default.next_intensity == "high" and "high" in weak_default.advice
+    weak_high = verdict({"intensity": "high", "latent_ratio_jpeg85": 0.95, "weak": True})
+    assert weak_high.next_intensity is None
+    assert "already at the strongest intensity" in weak_high.advice and "--intensity" not in weak_high.advice
+
+
+def test_no_figures_is_an_error_not_a_guess():
+    with pytest.raises(ValueError):
+        verdict({"intensity": "default"})
+
+
+def test_expected_effect_is_shown_with_its_label_when_present():
+    m = {"intensity": "default", "latent_ratio_jpeg85": 0.8, "weak": False}
+    assert verdict(m).effect is None
+    v = verdict({**m, "expected_effect": {"share": 0.4, "label": "from the experiment, not this image"}})
+    assert v.effect and "40%" in v.effect and "not this image" in v.effect
+    assert v.as_dict()["effect"] == v.effect
+
+
+def test_the_verdict_imports_without_torch():
+    code = "import sys, shading; shading.verdict; assert 'torch' not in sys.modules, 'torch loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True)

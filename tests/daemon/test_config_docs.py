@@ -1,0 +1,27 @@
+"""docs/configuration.md is generated from the one settings table (shade_daemon/config.py);
+these tests fail when a setting is added, removed or re-documented without regenerating it."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from shade_daemon.config import Settings, env_name, settings_markdown, settings_table
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+
+def test_configuration_doc_is_generated_from_the_settings_table() -> None:
+    assert DOC.read_text(encoding="utf-8") == settings_markdown(), (
+        "docs/configuration.md is stale; regenerate it: "
+        ".venv/bin/python -m shade_daemon.config --markdown > docs/configuration.md")
+
+
+def test_every_setting_has_a_meaning_and_a_variable() -> None:
+    names = [f.name for f in dataclasses.fields(Settings) if f.name != "sources"]
+    rows = settings_table()
+    assert [r[0] for r in rows] == names
+    for name, _default, var, _choices, doc in rows:
+        assert doc.strip(), f"setting {name} has no meaning in the table"
+        assert var == env_name(name) and var.startswith("SHADE_")
+        assert f"`{name}`" in settings_markdown()
