@@ -5,7 +5,8 @@
 Starts `shade daemon` under a throw-away SHADE_HOME (quality fast, the built-in anchors),
 shades two paintings downscaled to a 384-pixel short side, and photographs the queue while
 the second one runs (paused), the first one's preview, an audit of its copy re-saved at
-half size as JPEG 80, and the history, in Debian's chromium through Playwright.
+half size as JPEG 80, and the history, in Debian's chromium through Playwright; then the
+extension's upload card (upload-card.png) as a third painting is posted on a local page.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
+import threading
 import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from PIL import Image
@@ -25,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from shadetest import DaemonProcess, wait_until  # noqa: E402
 from shadetest.dashboard import half_jpeg, login_url  # noqa: E402
-from shadetest.extension import CHROMIUM  # noqa: E402
+from shadetest.extension import CHROMIUM, EXT_DIR, PAGES_DIR  # noqa: E402
 
 OUT = ROOT / "docs" / "dashboard"
 SHORT_SIDE = 384
@@ -38,6 +43,42 @@ def small_png(path: Path) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "PNG")
     return buf.getvalue()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def upload_card(p, daemon: DaemonProcess, painting: Path, work: Path) -> None:
+    """The extension's card on a local "art site" (the extension tests' upload page), posting
+    ``painting``: photographed once shading ends, with the verdict it shows."""
+    site = work / "site"
+    site.mkdir()
+    shutil.copy(PAGES_DIR / "upload.html", site / "upload.html")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    upload = work / "painting.png"
+    upload.write_bytes(small_png(painting))
+    context = p.chromium.launch_persistent_context(
+        str(work / "profile"), executable_path=CHROMIUM, headless=True, viewport={"width": 900, "height": 420},
+        args=["--no-sandbox", f"--disable-extensions-except={EXT_DIR}", f"--load-extension={EXT_DIR}",
+              f"--ip-address-space-overrides=127.0.0.1:{server.server_address[1]}=public"])
+    try:
+        sw = context.service_workers[0] if context.service_workers else context.wait_for_event("serviceworker")
+        sw.evaluate("async (v) => { await chrome.storage.local.set(v); await shade.syncRegistration(); }",
+                    {"daemonUrl": daemon.url, "token": daemon.token, "sites": [origin], "defaults": {}})
+        page = context.new_page()
+        page.goto(f"{origin}/upload.html")
+        page.set_input_files("#file", files=[{"name": painting.stem + ".png", "mimeType": "image/png",
+                                              "buffer": upload.read_bytes()}])
+        page.locator("#shade-overlay[data-state=working]").wait_for(timeout=60000)
+        page.locator("#shade-overlay:not([data-state=working])").last.wait_for(timeout=1800000)
+        page.screenshot(path=str(OUT / "upload-card.png"))
+    finally:
+        context.close()
+        server.shutdown()
 
 
 def main(paintings: Path, models: Path) -> int:
@@ -67,6 +108,7 @@ def main(paintings: Path, models: Path) -> int:
             page.click("#resume")
             page.goto(f"{daemon.url}/app/#preview/{first}")
             page.wait_for_selector("#verdict-strength", timeout=600000)
+            page.wait_for_selector('figure[data-kind="model-target"] img', timeout=60000)
             wait_until(lambda: page.evaluate("() => [...document.querySelectorAll('#view-preview img')]"
                                              ".every(i => i.complete && i.naturalWidth > 0)"), 120, 0.2, "images")
             page.screenshot(path=str(OUT / "preview.jpg"), full_page=True, type="jpeg", quality=85)
@@ -82,6 +124,7 @@ def main(paintings: Path, models: Path) -> int:
             time.sleep(1)
             page.screenshot(path=str(OUT / "history.png"))
             browser.close()
+            upload_card(p, daemon, paintings / "the_scream.jpg", home / "card")
     finally:
         daemon.stop()
     print(f"wrote {', '.join(sorted(p.name for p in OUT.iterdir()))} in {OUT}")

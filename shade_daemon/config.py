@@ -124,6 +124,11 @@ class Settings:
                                "never hold up uploads or shading.")
     worker_stuck_seconds: float = _setting(1800.0, "A running job with no sign of progress for this long counts "
                                            "as stuck: health says so and the worker is restarted.")
+    cluster: str = _setting("", "A Ray cluster the daemon sends its jobs to instead of shading here (`auto`, "
+                            "`ray://HOST:10001` or `HOST:PORT`; empty: shade here). Needs `shade-art[cluster]`; "
+                            "see docs/scale.md.")
+    cluster_fallback: str = _setting("wait", "When `cluster` is unreachable: `wait` keeps jobs queued until it "
+                                     "answers; `local` shades them here meanwhile.")
     watch_debounce_seconds: float = _setting(1.0, "Watched folder: quiet time (s) before a new file is checked "
                                              "for completeness.")
     login_link_seconds: float = _setting(60.0, "Dashboard: how long a one-time login link stays valid (s).")
@@ -143,12 +148,14 @@ _PATH_LISTS = {"model_dirs", "anchor_dirs", "style_dirs"}
 _ENV_NAMES = {"model_dirs": "SHADE_MODEL_DIR", "anchor_dirs": "SHADE_ANCHOR_DIR", "style_dirs": "SHADE_STYLE_DIR"}
 _STR_LISTS = {"encoders", "allowed_origins"}
 TOKEN_STORES = ("keyring", "file")
+CLUSTER_FALLBACKS = ("wait", "local")
 CHOICES: Mapping[str, tuple[str, ...]] = {
     "mode": MODES,
     "intensity": tuple(INTENSITIES),
     "quality": tuple(QUALITIES),
     "device": DEVICES,
     "token_store": TOKEN_STORES,
+    "cluster_fallback": CLUSTER_FALLBACKS,
 }
 
 

@@ -32,6 +32,7 @@ from .errors import (
 )
 from .library import ANCHOR_EXTENSIONS, Library, normalize_concept, normalize_style
 from .options import (
+    CHANNELS,
     DEFAULT_MAX_PIXELS,
     DEFAULT_VIEW_SIZE,
     DEVICES,
@@ -39,8 +40,10 @@ from .options import (
     INTENSITIES,
     MODE_NEEDS,
     MODES,
+    OBJECTIVES,
     PRECISIONS,
     QUALITIES,
+    TUNABLE,
     ImageSource,
     ProgressCallback,
     ProtectOptions,
@@ -48,6 +51,7 @@ from .options import (
     format_extension,
     mode_needs,
 )
+
 # Eager (torch-free, like the vocabulary): the module and its function share the name, and
 # binding the function here is what keeps ``shading.verdict`` the function.
 from .verdict import Verdict, next_intensity, verdict
@@ -66,6 +70,9 @@ _LAZY = {
     "small_copy": "measure.audit", "best_match": "measure.audit",
     "Preview": "measure.preview", "sheet": "measure.preview",
     "Checkpoint": "optimize.checkpoint",
+    # The label channel: classifiers, taggers and CLIP towers, their loss and the before/after report.
+    "available_label_models": "labels.registry", "load_label_model": "labels.registry",
+    "fetch_label_model": "labels.registry", "LabelObjective": "labels.objective", "label_report": "labels.measure",
     # The lab: the benchmark and the poisoning experiment (not used by the product).
     "run_bench": "lab.bench", "run_speed": "lab.bench", "bench_table": "lab.bench", "format_speed": "lab.bench",
     "frontier_plot": "lab.bench", "crop_sheet": "lab.bench",
@@ -75,7 +82,7 @@ _LAZY = {
 
 __all__ = [  # the lazy names too: a test checks that every _LAZY key is here
     "Protector", "protect", "ProtectOptions", "ProtectResult", "Library", "target_builder", "INTENSITIES",
-    "QUALITIES", "MODES", "MODE_NEEDS", "mode_needs", "DEVICES", "PRECISIONS", "FORMATS", "DEFAULT_MAX_PIXELS", "DEFAULT_VIEW_SIZE",
+    "QUALITIES", "MODES", "OBJECTIVES", "CHANNELS", "TUNABLE", "MODE_NEEDS", "mode_needs", "DEVICES", "PRECISIONS", "FORMATS", "DEFAULT_MAX_PIXELS", "DEFAULT_VIEW_SIZE",
     "ANCHOR_EXTENSIONS", "ImageSource", "ProgressCallback", "choices", "format_extension", "normalize_concept",
     "normalize_style", "ShadeError", "ImageError", "ImageTooLarge", "ModelNotFound", "DeviceUnavailable",
     "AnchorNotFound", "StyleNotFound", "OptionsError", "Cancelled", "Verdict", "verdict", "next_intensity",
@@ -84,6 +91,7 @@ __all__ = [  # the lazy names too: a test checks that every _LAZY key is here
     "Fingerprint", "fingerprint", "fingerprint_image", "small_copy", "best_match", "Preview", "sheet", "Checkpoint",
     "run_bench", "run_speed", "bench_table", "format_speed", "frontier_plot", "crop_sheet", "peak_above_idle",
     "synthetic_png", "experiment",
+    "available_label_models", "load_label_model", "fetch_label_model", "LabelObjective", "label_report",
 ]
 
 

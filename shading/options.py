@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -47,6 +47,20 @@ def format_extension(fmt: str) -> str:
     """The extension a result in ``fmt`` is written with (``.jpg`` for JPEG)."""
     return FORMATS[fmt][1][0] if fmt in FORMATS else f".{fmt.lower()}"
 
+
+# What poison steers toward (see shading/optimize/targets.py): "concept", the image's own
+# latent carried toward the anchor's concept (its channel statistics), or "anchor", the
+# anchor image's whole latent (the published recipe).
+OBJECTIVES = ("concept", "anchor")
+# What a shading acts on: the VAE encoders' latents (what a generator trains on) and the
+# label models (classifiers, taggers, CLIP towers: what writes the captions it trains under).
+CHANNELS = ("latent", "labels")
+# The optimizer's settings a caller may override by name (``ProtectOptions.tuning``): the
+# fields of ``shading.optimize.attack.AttackSettings`` that are not derived from the image
+# or the intensity (a test holds the two lists together).
+TUNABLE = ("low_cut", "chroma_cut", "lr", "lr_floor", "start_rms", "grain_cap", "envelope", "grain_cut",
+           "recalibrate_every", "visibility_weight", "visibility_every", "plateau_every", "plateau_after",
+           "plateau_gain", "alternate_eot", "check_lr", "band_weights")
 
 DEFAULT_MAX_PIXELS = 50_000_000       # the largest image shaded (setting max_pixels)
 DEFAULT_VIEW_SIZE = 512               # the trainer's short side
@@ -130,6 +144,12 @@ class ProtectOptions:
     large_view: Optional[bool] = None          # also protect the 1024 view (through tiles); None: the quality decides
     self_check: bool = True
     precision: str = "auto"                    # optimizer passes: auto (bfloat16 where native), float32, bfloat16
+    objective: str = "concept"                 # poison: "concept" (keeps the image's layout) or "anchor"
+    coarse_mix: float = 0.0                    # concept objective: share of the anchor's coarse layout taken
+    tuning: dict = field(default_factory=dict)  # optimizer settings by name (TUNABLE), for experiments and tests
+    channels: tuple[str, ...] = ("latent",)    # what the shading acts on: "latent" (VAE encoders), "labels"
+    label_models: tuple[str, ...] = ("efficientnet-lite0", "efficientnet-lite1")   # the labels channel's ensemble
+    label_weight: float = 1.0                  # the labels channel's share of each step's loss
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -148,6 +168,18 @@ class ProtectOptions:
             raise OptionsError(f"visibility is an SSIMULACRA2 score between 1 and 99 (e.g. 78), not {self.visibility!r}")
         if self.view_size < 64 or self.view_size % 8:
             raise OptionsError("view_size must be a multiple of 8, at least 64")
+        if self.objective not in OBJECTIVES:
+            raise OptionsError(f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
+        if not 0 <= self.coarse_mix <= 1:
+            raise OptionsError(f"coarse_mix is a share between 0 and 1, not {self.coarse_mix!r}")
+        bad = [c for c in self.channels if c not in CHANNELS]
+        if bad or not self.channels:
+            raise OptionsError(f"channels are one or more of {', '.join(CHANNELS)}, not {', '.join(bad) or 'none'}")
+        if "labels" in self.channels and not self.label_models:
+            raise OptionsError("the labels channel needs at least one label model (e.g. efficientnet-lite0)")
+        unknown = sorted(set(self.tuning) - set(TUNABLE))
+        if unknown:
+            raise OptionsError(f"unknown optimizer setting(s) {', '.join(unknown)}; known: {', '.join(TUNABLE)}")
         if mode_needs(self.mode, "target") and self.anchor is None and not self.target:
             raise OptionsError(f"mode {self.mode!r} needs a target: give an anchor image or a target concept")
         if mode_needs(self.mode, "style") and self.style_image is None:

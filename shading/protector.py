@@ -54,7 +54,7 @@ def target_builder(options: ProtectOptions, model_dirs: Sequence[Path], device: 
         anchor_rgb, label = resolve_anchor(options.anchor, options.target, options.anchor_dirs, model_dirs, device)
     style_rgb = load_image(options.style_image, name="style image").rgb \
         if mode_needs(options.mode, "style") else None
-    return TargetBuilder(options.mode, anchor_rgb, style_rgb), label
+    return TargetBuilder(options.mode, anchor_rgb, style_rgb, options.objective, options.coarse_mix), label
 
 
 class Protector:
@@ -67,6 +67,7 @@ class Protector:
         self.device = device
         self.model_dirs = tuple(Path(d) for d in model_dirs) or default_model_dirs()
         self._decoders: dict[str, Decoder] = {}
+        self.label_models: dict[str, Any] = {}
 
     @classmethod
     def from_pretrained(cls, encoders: Sequence[str] = ("installed",), device: str = "auto",
@@ -89,6 +90,26 @@ class Protector:
             if name not in self.encoders:
                 self.encoders[name] = load_encoder(name, self.device, self.model_dirs)
         return names, [self.encoders[n] for n in names]
+
+    def _labels(self, names: Sequence[str]) -> list[Any]:
+        """The label models ``names`` names, loaded once into this protector."""
+        from .labels.registry import load_label_model
+
+        for name in names:
+            if name not in self.label_models:
+                self.label_models[name] = load_label_model(name, self.device, self.model_dirs)
+        return [self.label_models[n] for n in names]
+
+    def _held_out_labels(self, ensemble: Sequence[str]) -> list[Any]:
+        """Installed label models of the same kind that the ensemble does not use: the judges of
+        transfer (for Lite0 + Lite1, Lite2)."""
+        from .labels.registry import available_label_models
+
+        infos = available_label_models(self.model_dirs)
+        kinds = {info.name: info.kind for info in infos}
+        wanted = {kinds.get(n) for n in ensemble}
+        others = [i.name for i in infos if i.installed and i.kind in wanted and i.name not in ensemble]
+        return self._labels(others[:1])
 
     def decoder(self, name: str) -> Decoder:
         if name not in self._decoders:
@@ -147,10 +168,20 @@ class Protector:
         with autocast(device, dtype):
             for view in {id(v): v for v in views}.values():    # interleaving repeats the shorter list
                 view.targets = [builder.view_latent(enc, view, x_work).float() for enc in encoders]
-        settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded))
-        shader = Shader(x_work, mask, encoders, views, settings, generator, eot=options.eot_weight, dtype=dtype)
+        settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded),
+                                  **{k: tuple(v) if isinstance(v, list) else v for k, v in options.tuning.items()})
+        objective = None
+        if "labels" in options.channels:
+            from .labels.objective import LabelObjective
+
+            concept = label if options.mode in ("poison", "both") else None
+            objective = LabelObjective(self._labels(options.label_models), loaded.rgb, target=concept,
+                                       target_image=anchor_rgb, jpeg_probability=0.0 if options.eot_weight else 0.5)
+        shader = Shader(x_work, mask, encoders, views, settings, generator, eot=options.eot_weight, dtype=dtype,
+                        labels=objective, label_weight=options.label_weight, latent="latent" in options.channels)
         resume = Resumption(checkpoint, shader, steps, (      # what the run depends on, for its fingerprint
-            loaded.rgb, anchor_rgb, style_rgb, label, options.mode, names, settings, options.eot_weight,
+            loaded.rgb, anchor_rgb, style_rgb, label, options.mode, options.objective, options.coarse_mix, names,
+            settings, options.eot_weight,
             shader.dtype, [(v.shape, v.top, v.left, v.size) for v in views], steps, seed))
         release_free_memory()          # what the setup's full-size strips left, before the optimizer's peak
         if resume.restore():
@@ -194,6 +225,7 @@ class Protector:
             render.release()               # the refit made the mask again
             release_free_memory()
         ratios = meter.ratios(rgb)
+        concept, concept85 = meter.concept_ratios(rgb), meter.concept_ratios(rgb, ATTACKS["jpeg85"])
         report(total, total, "save")
 
         width, height = loaded.size
@@ -214,8 +246,18 @@ class Protector:
             "latent_ratio_jpeg85": round(statistics.fmean(ratios85), 5),
             "latent_ratios": {n: round(r, 5) for n, r in zip(names, ratios)},
             "latent_ratios_jpeg85": {n: round(r, 5) for n, r in zip(names, ratios85)},
+            "objective": options.objective if options.mode != "cloak" else "style",
+            "concept_ratio": round(statistics.fmean(concept), 5),
+            "concept_ratio_jpeg85": round(statistics.fmean(concept85), 5),
+            "channels": list(options.channels),
             "weak": statistics.fmean(ratios85) > intensity.min_protection,
         }
+        if "labels" in options.channels:
+            from .labels.measure import label_report
+
+            judges = self._labels(options.label_models) + self._held_out_labels(options.label_models)
+            measurements["labels"] = label_report(loaded.rgb, decode_rgb(data), judges,
+                                                  held_out=[m.name for m in judges[len(options.label_models):]])
         return ProtectResult(compose(loaded, rgb), loaded.format, measurements, render.info, data)
 
     def preview(self, original: np.ndarray, shaded: Any, measurements: dict[str, Any],

@@ -31,7 +31,8 @@ function showStatus(r) {
     const f = progressFraction(cur) ?? 0;
     $("#progress").hidden = false;
     $("#fill").style.width = `${Math.round(f * 100)}%`;
-    $("#progress-text").textContent = `Shading ${cur.filename || cur.name || "an image"}: ${Math.round(f * 100)}%`;
+    const words = [cur.words, cur.eta_words].filter(Boolean).join(" · ") || `${Math.round(f * 100)}%`;
+    $("#progress-text").textContent = `${cur.filename || cur.name || "An image"}: ${words}`;
   }
   $("#pause").hidden = false;
   $("#pause").textContent = s.paused ? "Resume" : "Pause";

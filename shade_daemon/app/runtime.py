@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from aiohttp import web
@@ -37,6 +38,16 @@ class StartError(Exception):
     """The daemon cannot start; the message says why and what to do."""
 
 
+class PrivateLogFile(logging.handlers.RotatingFileHandler):
+    """The daemon's log, and each file it rotates to, created 0600: it names the user's files."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0),
+                     PRIVATE_FILE)
+        restrict(Path(self.baseFilename))
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(paths: Paths) -> None:
     logger = logging.getLogger("shade")
     if logger.handlers:
@@ -51,8 +62,7 @@ def setup_logging(paths: Paths) -> None:
         private_dir(paths.log_dir)           # the log names the user's files
         for old in paths.log_dir.glob("daemon.log*"):
             restrict(old)                    # written by an older version with the umask's mode
-        fh = logging.handlers.RotatingFileHandler(paths.log_dir / "daemon.log", maxBytes=2_000_000, backupCount=3,
-                                                  encoding="utf-8")
+        fh = PrivateLogFile(paths.log_dir / "daemon.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
         fh.setFormatter(fmt)
         logger.addHandler(fh)
     except OSError as exc:
@@ -67,12 +77,7 @@ def setup_logging(paths: Paths) -> None:
 def run(settings: Settings, paths: Paths, *, port: Optional[int] = None, tray: bool = True,
         watch: bool = True) -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
-    # Everything this process creates is this user's only (0600 files, 0700 folders): the
-    # helpers in ``private`` say so explicitly; the umask covers what libraries create (the
-    # log's rotations, SQLite's side files, the lock).
-    if os.name == "posix":
-        os.umask(0o077)
-    paths.ensure()
+    paths.ensure()                           # Shade's own folders: 0700
     setup_logging(paths)
     lock = FileLock(str(paths.data_dir / "daemon.lock"), mode=PRIVATE_FILE)
     try:

@@ -45,10 +45,22 @@ class BatchReport:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _free_path(folder: Path, name: str) -> Path:
-    from ..commands.protect import free_path  # the local CLI's naming, so both name files alike
+def write_free(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` atomically on the first free one of ``name``, ``name-1``... (the local
+    command's naming; a name taken meanwhile is passed over, never written over)."""
+    from shading import ImageError, write_new_file
 
-    return free_path(folder, name)
+    from ..service.naming import candidates
+
+    for path in candidates(folder, name):
+        if path.exists():
+            continue
+        try:
+            return write_new_file(path, data)
+        except ImageError:
+            if not path.exists():
+                raise               # not a taken name: a real write failure
+    raise AssertionError("unreachable: candidates never end")
 
 
 def pool_size(plan: Plan, resources: dict[str, float], gpus: float) -> int:
@@ -182,13 +194,13 @@ def _actor_args(retries: int) -> dict[str, Any]:
 
 
 def _result_row(item: _Input, row: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    from shading import ShadeError, output_name, write_new_file
+    from shading import ShadeError, output_name
 
     if not row["ok"]:
         return _failed(item.source, item.digest, row["code"], local_message(item.source, row["error"]), row["worker"])
     data = bytes(row["data"])
     try:
-        written = write_new_file(_free_path(out_dir, output_name(item.source.name, row["format"])), data)
+        written = write_free(out_dir, output_name(item.source.name, row["format"]), data)
     except (ShadeError, OSError) as exc:
         return _failed(item.source, item.digest, "write_failed", str(exc), row["worker"])
     return {"input": str(item.source.resolve()), "input_sha256": item.digest, "output": str(written.resolve()),

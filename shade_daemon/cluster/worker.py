@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
 ProgressFn = Optional[Callable[[int, int, str], None]]
+_protectors: dict[Any, Any] = {}     # per worker process: the daemon offload's tasks reuse them
 
 
 def load_protector(options: Any) -> Any:
@@ -46,6 +49,30 @@ def shade_one(protector: Any, data: bytes, options: Any, progress: ProgressFn = 
         return {"ok": False, "code": type(exc).__name__, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - one image's failure is that image's row
         return {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def shade_streaming(data: bytes, options: Any) -> Iterator[dict[str, Any]]:
+    """On a cluster worker: progress events, then the result. The models stay loaded in the
+    worker process for the jobs after this one."""
+    key = (tuple(options.encoders), options.device, tuple(map(str, options.model_dirs)))
+    events: queue.Queue = queue.Queue()
+
+    def run() -> None:
+        try:
+            if key not in _protectors:
+                _protectors[key] = load_protector(options)
+            out = shade_one(_protectors[key], data, options, progress=lambda s, t, st: events.put(
+                {"progress": [int(s), int(t), str(st)]}))
+        except Exception as exc:  # noqa: BLE001 - loading failed: the job's error, as locally
+            out = {"ok": False, "code": type(exc).__name__, "error": str(exc)}
+        events.put({"result": {**out, "worker": worker_name()}})
+
+    threading.Thread(target=run, daemon=True).start()
+    while True:
+        event = events.get()
+        yield event
+        if "result" in event:
+            return
 
 
 class BatchShader:

@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory", type=float, nargs="+", metavar="MP",
                    help="instead: the peak memory above idle of shading a synthetic 3:2 image of each "
                         "size in megapixels (e.g. --memory 12 50), each in a fresh process")
+    p.add_argument("--cluster", type=int, nargs="?", const=8, metavar="N",
+                   help="instead: images per hour through `shade protect --ray` with 1 and 2 worker nodes on this "
+                        "machine (each on its own core) and the cost per image against shading here; N synthetic "
+                        "images (default 8; needs shade-art[cluster])")
+    p.add_argument("--cluster-size", default="256x192", metavar="WxH", help="with --cluster: the images' size")
     p.add_argument("--speed", action="store_true",
                    help="instead: per image, seconds, steps and encoder passes (with the visibility and "
                         "strength reached), the encoder's ms per pass in float32 and bfloat16, the CPU kind, "
@@ -131,9 +136,13 @@ def default_anchor() -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shading import INTENSITIES, bench_table, crop_sheet, frontier_plot, run_bench
+    from shading import INTENSITIES, bench_table, crop_sheet, frontier_plot, mode_needs, run_bench
 
     settings, _ = settings_or_exit()
+    if getattr(args, "cluster", None):
+        from ..cluster.bench import run_cluster_bench
+
+        return run_cluster_bench(args, options_from(args, settings))
     inputs = args.inputs
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "images"
     if not inputs and not args.photos and not args.memory:
@@ -147,10 +156,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     options = options_from(args, settings)
     if args.memory:
-        if options.mode != "cloak" and args.anchor is None and args.target is None:
+        if mode_needs(options.mode, "target") and args.anchor is None and args.target is None:
             options.target = "cat"             # a built-in anchor: nothing to load from the dev extra
         return run_memory(args, options)
-    if options.mode != "cloak" and args.anchor is None and args.target is None:
+    if mode_needs(options.mode, "target") and args.anchor is None and args.target is None:
         options.anchor, options.target = default_anchor(), "cat"
     if args.speed:
         return run_speed_report(args, items, options)

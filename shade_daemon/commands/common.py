@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     from shading import ProtectOptions
 
-from shading import DEVICES, INTENSITIES, MODES, PRECISIONS, QUALITIES
+from shading import DEVICES, INTENSITIES, MODES, OBJECTIVES, PRECISIONS, QUALITIES
 
 from ..config import ConfigError, Paths, Settings, load_settings
 
@@ -56,19 +56,23 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the optimizer's encoder passes: auto uses bfloat16 where the CPU or GPU runs it "
                              "natively (about 3x faster); measurements are always float32")
+    parser.add_argument("--objective", choices=OBJECTIVES, default="concept",
+                        help="poison's target: concept (default) carries the image's own latent toward the "
+                             "concept, keeping its layout; anchor aims at the anchor image's whole latent (the "
+                             "published recipe, kept for comparison)")
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)        # testing and tuning
     parser.add_argument("--view-size", type=int, help=argparse.SUPPRESS)    # testing: a smaller trainer view
 
 
 def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOptions":
-    from shading import ProtectOptions  # torch loads only for the commands that shade
+    from shading import ProtectOptions, mode_needs  # torch loads only for the commands that shade
 
     mode = args.mode or settings.mode
     target: Optional[str] = args.target
-    if mode != "cloak" and not args.anchor and not target:
+    if mode_needs(mode, "target") and not args.anchor and not target:
         target = settings.target
     style_image: Optional[Path] = Path(args.style_image) if args.style_image else None
-    if mode in ("cloak", "both") and style_image is None:
+    if mode_needs(mode, "style") and style_image is None:
         from shading import Library, ShadeError
 
         try:
@@ -96,4 +100,5 @@ def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOption
         eot=args.robust,
         large_view=args.large_view,
         precision=args.precision,
+        objective=args.objective,
     )

@@ -83,7 +83,7 @@ def extension_steps(ctx: InstallContext, copied: bool) -> str:
         f"    3. click \"Load unpacked\" and choose {where}",
     ]
     if options:
-        lines.append(f"    4. open its options page ({options}); pairing with Shade happens there by itself")
+        lines.append(f"    4. open its options page ({options}) and click \"Pair automatically\"")
     lines += [
         "  Firefox:",
         "    1. open about:debugging#/runtime/this-firefox",

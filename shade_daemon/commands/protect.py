@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,14 +32,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def free_path(folder: Path, name: str) -> Path:
-    """``folder/name``, or ``name-1``, ``name-2``... when taken: nothing is ever overwritten."""
-    candidate = folder / name
-    stem, suffix = Path(name).stem, Path(name).suffix
-    n = 1
-    while candidate.exists():
-        candidate = folder / f"{stem}-{n}{suffix}"
-        n += 1
-    return candidate
+    """``folder/name``, or ``name-1``, ``name-2``... when taken (the daemon's one naming
+    policy, ``service/naming.py``): nothing is ever overwritten."""
+    from ..service.naming import candidates
+
+    return next(c for c in candidates(folder, name) if not os.path.lexists(c))
 
 
 def file_sizes(src: Path, written: Path) -> dict:
@@ -92,7 +90,7 @@ def _ray_address(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from shading import ShadeError, next_intensity, output_name, protect, verdict
+    from shading import ShadeError, inspect_image, next_intensity, output_name, protect, verdict
 
     settings, _ = settings_or_exit()
     options = options_from(args, settings)
@@ -123,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
             bar.n = step
             bar.refresh()
         try:
+            # The daemon's check (shading.FORMATS, the size limit), so both accept the same images.
+            inspect_image(src, options.max_pixels, what=str(src))
             result = protect(src, options, progress=on_progress)
             out_dir.mkdir(parents=True, exist_ok=True)
             written = result.save(free_path(out_dir, output_name(src.name, result.format)))

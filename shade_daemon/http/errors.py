@@ -57,6 +57,7 @@ STATUS = {
     "conflict": 409,
     "job_not_done": 409,
     "no_stronger_intensity": 409,
+    "no_file_manager": 501,
     "anchor_exists": 409,
     "style_exists": 409,
     "original_not_kept": 409,
@@ -118,6 +119,11 @@ def to_response(exc: BaseException) -> web.Response:
 
 
 PAGE_PREFIX = "/app"      # the dashboard's pages: a browser navigating there gets the error as a page
+# What a person reads on such a page; the daemon's own message goes under "details".
+PAGE_WORDS = {
+    "unauthorized": "This page is not signed in to Shade: Shade may have restarted, or the sign-in expired. Sign in "
+                    "again: click \u201cOpen Shade\u201d in the browser extension's menu or in Shade's tray menu.",
+}
 
 
 def as_page(request: web.Request, response: web.Response) -> web.Response:
@@ -130,9 +136,13 @@ def as_page(request: web.Request, response: web.Response) -> web.Response:
     import json
 
     err = json.loads(response.body)["error"]
+    words = PAGE_WORDS.get(err["code"])
+    detail = (f"<details style=\"color:#666\"><summary>details</summary>{html.escape(err['message'])} "
+              f"({html.escape(err['code'])})</details>") if words else \
+        f"<p style=\"color:#666\">({html.escape(err['code'])})</p>"
     body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shade</title></head><body "
-            f"style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Shade</h1><p>{html.escape(err['message'])}"
-            f"</p><p style=\"color:#666\">({html.escape(err['code'])})</p></body></html>")
+            f"style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Shade</h1>"
+            f"<p>{html.escape(words or err['message'])}</p>{detail}</body></html>")
     return web.Response(status=response.status, text=body, content_type="text/html",
                         headers={k: v for k, v in response.headers.items() if k in ("WWW-Authenticate", "Allow")})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shading.options import FORMATS, INTENSITIES, MODES, QUALITIES
+from shading import FORMATS, INTENSITIES, MODES, QUALITIES
 
 from .. import __version__
 from ..config import DEFAULT_PORT
@@ -34,7 +34,8 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": f"http://127.0.0.1:{DEFAULT_PORT}"}],
         "security": [{"bearer": []}],
         "paths": {
-            "/v1/health": {"get": {"summary": "Liveness and version (no token needed)", "security": [],
+            "/v1/health": {"get": {"summary": "Liveness, version and the shading worker's health (no token needed)",
+                                   "security": [],
                                    "responses": {"200": _json("Health", "alive")}}},
             "/v1/status": {"get": {"summary": "Queue, current job, device, models, pause state, watched folders",
                                    "responses": {"200": _json("Status", "daemon status"), "401": _ERR}}},
@@ -101,6 +102,9 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Files the watched folder set aside in rejected/ (not images, unreadable, failed), newest "
                            "first, with the reason for each: {rejected: [{name, reason, rejected_at}]}",
                 "responses": {"200": {"description": "rejected files", "content": {"application/json": {}}}}}},
+            "/v1/to-post/open": {"post": {
+                "summary": "Open the to-post folder in this computer's file manager (the dashboard's Open folder)",
+                "responses": {"200": {"description": "opened", "content": {"application/json": {}}}, "500": _ERR}}},
             "/v1/pause": {"post": {"summary": "Hold the running job at its next step and start no new ones",
                                    "responses": {"200": _json("Paused", "paused")}}},
             "/v1/resume": {"post": {"summary": "Continue after a pause",
@@ -145,7 +149,12 @@ def openapi_document() -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                     "type": "object", "required": ["code", "message"],
                     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-                "Health": {"type": "object", "properties": {"ok": {"type": "boolean"}, "version": {"type": "string"}}},
+                "Health": {"type": "object", "properties": {
+                    "ok": {"type": "boolean", "description": "the shading worker can shade (false: dead or stuck; "
+                                                             "the daemon restarts it)"},
+                    "version": {"type": "string"}, "problem": {"type": ["string", "null"]},
+                    "worker": {"type": "object", "properties": {"alive": {"type": "boolean"},
+                                                                "restarts": {"type": "integer"}}}}},
                 "Accepted": {"type": "object", "properties": {"id": {"type": "string"},
                                                               "status": {"type": "string"}}},
                 "Paused": {"type": "object", "properties": {"paused": {"type": "boolean"},

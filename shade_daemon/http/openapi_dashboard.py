@@ -1,4 +1,4 @@
-"""The dashboard's routes in the OpenAPI document (``server/openapi.py`` merges them)."""
+"""The dashboard's routes in the OpenAPI document (``openapi.py`` merges them)."""
 
 from __future__ import annotations
 
@@ -95,8 +95,13 @@ def dashboard_paths() -> dict[str, Any]:
         "/v1/styles/{name}/image": {"parameters": _path("name"), "get": {
             "summary": "A preview of the reference style's image", "security": _COOKIE,
             "responses": {"200": _ok("JPEG", "image/jpeg"), "404": _ERR}}},
-        "/v1/config": {"get": {"summary": "Every setting, its value and source (as `shade config`), and checks",
-                               "security": _COOKIE, "responses": {"200": _ok("settings")}}},
+        "/v1/config": {"get": {"summary": "Every setting, its value and source (as `shade config`), and checks; "
+                                          "`editable`: the settings the page can change, in words",
+                               "security": _COOKIE, "responses": {"200": _ok("settings")}},
+                       "post": {"summary": "Change settings: {settings: {name: value}}, written to the config file "
+                                           "after the checks it gets at start; the ones read per job apply at once "
+                                           "(`applied`), the others after a restart (`restart_needed`)",
+                                "security": _COOKIE, "responses": {"200": _ok("saved"), "400": _ok("refused")}}},
     }
 
 

@@ -1,7 +1,7 @@
 """Request checks for a service on a loopback port that browsers can reach.
 
 Order: Host allow-list (DNS rebinding), CORS preflight, Origin allow-list, then the
-bearer token or, for the dashboard, its session cookie (see ``dashboard/session.py``):
+bearer token or, for the dashboard, its session cookie (see ``sessions.py``):
 a cookie counts only on the Host it was made for, never on a cross-site or same-site
 (another loopback port) request, and a state change with it must come from the
 dashboard's own Origin and carry the session's CSRF token.

@@ -148,8 +148,16 @@ class Core:
 
     def protect(self, input_path: Path, options: ProtectOptions, progress: Callable[[int, int, str], None],
                 checkpoint: Any = None) -> Any:
-        """Shade one job's image with the loaded models (``checkpoint``: a ``shading.Checkpoint``)."""
-        return self.protector().protect(input_path, options, progress=progress, checkpoint=checkpoint)
+        """Shade one job's image with the loaded models (``checkpoint``: a ``shading.Checkpoint``),
+        or on the cluster the ``cluster`` setting names (shade_daemon/cluster/offload.py)."""
+        def here() -> Any:
+            return self.protector().protect(input_path, options, progress=progress, checkpoint=checkpoint)
+
+        if self.settings.cluster:
+            from ..cluster.offload import protect_offloaded
+
+            return protect_offloaded(self.settings, input_path, options, progress, here)
+        return here()
 
     # --- measuring done work ---------------------------------------------------------------
     def preview_images(self, original_file: Path, result_file: Path, measurements: dict[str, Any],

@@ -84,6 +84,16 @@ def is_disk_full(exc: BaseException) -> bool:
         or "database or disk is full" in str(exc)
 
 
+def display_folder(folder: Path) -> str:
+    """A folder as the user knows it, never the absolute server path: ``~/Pictures/Shade/to-post``
+    under the home folder, else its last two parts (``Shade/to-post``)."""
+    folder = Path(folder)
+    try:
+        return "~/" + folder.relative_to(Path.home()).as_posix()
+    except ValueError:
+        return "/".join(folder.parts[-2:])
+
+
 def redact_paths(message: str, names: Iterable[tuple[Any, str]] = ()) -> str:
     """``message`` without absolute server paths: each known path (longest first) becomes the
     name the user knows it by, and the home folder becomes ``~``."""

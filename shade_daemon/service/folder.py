@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any, Callable, Optional
 
-from .naming import candidates, link_no_clobber, rename_no_clobber, same_inode
+from .errors import display_folder, storage_error
+from .naming import candidates, link_no_clobber, place_new, rename_no_clobber, same_inode
 from .store import DONE, Job, JobStore
 from .telling import verdict_view
 
@@ -92,8 +93,7 @@ def publish(tmp: Path, dest_dir: Path, name: str) -> Path:
     """Give a complete temporary file its final name (no overwrite). The temporary file is
     kept (a hard link) until the caller has recorded the name, then ``tmp.unlink()``: a crash
     between the two finds the same name again instead of making ``name-1``."""
-    dest = link_no_clobber(tmp, dest_dir, name)
-    return dest if dest is not None else rename_no_clobber(tmp, dest_dir, name)
+    return place_new(tmp, dest_dir, name)
 
 
 def find_published(tmp: Path, dest_dir: Path, name: str) -> Optional[Path]:
@@ -160,6 +160,7 @@ class Delivery:
         self.store = store
         self._lock = threading.Lock()
         self.on_delivered: Optional[Callable[[Job], None]] = None
+        self.on_problem: Optional[Callable[[str], None]] = None      # status.last_error
 
     def deliver(self, job: Job) -> None:
         if job.source != "folder" or not job.folder or job.folder.get("delivered") or not job.finished:
@@ -171,15 +172,22 @@ class Delivery:
             if job.status == DONE:
                 if not meta.get("ready"):
                     result = self.store.path_of(job, job.result_file)
-                    dest = self._copy_recorded(job, meta, "ready", result, self.layout.ready / rel.parent, rel.name)
+                    try:
+                        dest = self._copy_recorded(job, meta, "ready", result, self.layout.ready / rel.parent,
+                                                   rel.name)
+                    except OSError as exc:
+                        self._undeliverable(job, meta, rel, exc)
+                        return
                     log.info("ready: %s", dest)
                     m = job.measurements or {}
                     judged = verdict_view(m)
                     if m.get("weak"):   # like Glaze's INCOMPLETE mark: say so beside the result
                         write_reason(dest.parent, f"{dest.name}.weak",
                                      f"{rel}: {judged['words'] if judged else 'weakly protected'}. "
-                                     f"{judged['advice'] if judged else ''} (latent ratio after JPEG 85: "
-                                     f"{m.get('latent_ratio_jpeg85')})")
+                                     f"{judged['advice'] if judged else ''}"
+                                     + (" In Shade's dashboard, the queue's \"Shade again, stronger\" does it."
+                                        if judged and judged["next_intensity"] else "")
+                                     + f" (latent ratio after JPEG 85: {m.get('latent_ratio_jpeg85')})")
                 if meta.get("moved_to") is None:
                     if _same_file(src, meta):
                         moved = move_no_clobber(src, self.layout.originals / rel.parent, rel.name)
@@ -198,6 +206,20 @@ class Delivery:
             self.store.update_folder(job.id, meta)
         if self.on_delivered:
             self.on_delivered(job)
+
+    def _undeliverable(self, job: Job, meta: dict[str, Any], rel: PurePath, exc: OSError) -> None:
+        """The result cannot be written to ready/: the job fails with the reason, the original
+        stays in to-post/ (untouched, and not shaded again in a loop: its source stays taken
+        until the daemon restarts, which takes it up again), and status.last_error says so."""
+        where = f"the ready folder ({display_folder(self.layout.ready)})"
+        err = storage_error(exc, where)
+        message = f"{rel}: shaded, but {err.message[0].lower()}{err.message[1:]}; the original stays in to-post"
+        log.error("job %s: the result cannot be written to %s: %s", job.id, self.layout.ready, exc)
+        meta.update(delivered=True, moved_to="", kept=True)
+        self.store.update_folder(job.id, meta)       # before the failure is published: no rejection follows
+        if self.on_problem:
+            self.on_problem(message)
+        self.store.fail_after_done(job.id, err.code, message)
 
     def _copy_recorded(self, job: Job, meta: dict[str, Any], key: str, src: Path, dest_dir: Path, name: str) -> Path:
         """Copy ``src`` to a free name through a temporary file named after the job, record the

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import shading
 
-from .jobs import display_folder
+from .errors import display_folder
 from .store import DONE, Job, JobStore, finite
 from .telling import verdict_view
 

@@ -20,13 +20,20 @@ from ..config import Paths, Settings
 from ..private import PRIVATE_DIR, open_private
 from . import telling
 from .core import OPTION_FIELDS, Core
-from .errors import Busy, NotFound, StorageError, storage_error
+from .errors import (
+    Busy,
+    NotFound,
+    StorageError,
+    display_folder,  # noqa: F401 - where callers find it
+    storage_error,
+)
 from .events import EventHub
 from .store import DONE, QUEUED, RUNNING, Job, JobStore
 from .worker import ShadingWorker
 
 log = logging.getLogger("shade.daemon")
 
+MIN_FREE_BYTES = 1 << 20       # below this, health says the disk is full (a job needs more anyway)
 CONTENT_TYPES = {fmt: content_type for fmt, (content_type, _) in FORMATS.items()}
 
 
@@ -36,16 +43,6 @@ def safe_filename(name: Optional[str], fallback: str = "image") -> str:
     base = PurePath(name.replace("\\", "/")).name
     base = "".join(ch for ch in base if ch.isprintable() and ch not in '/\\:*?"<>|').strip(" .")
     return (base or fallback)[:200]
-
-
-def display_folder(folder: Path) -> str:
-    """A folder as the user knows it, never the absolute server path: ``~/Pictures/Shade/to-post``
-    under the home folder, else its last two parts (``Shade/to-post``)."""
-    folder = Path(folder)
-    try:
-        return "~/" + folder.relative_to(Path.home()).as_posix()
-    except ValueError:
-        return "/".join(folder.parts[-2:])
 
 
 def copy_private(src: Path, dest: Path) -> None:
@@ -122,7 +119,8 @@ class JobService:
             "queue_length": self.store.count(QUEUED),
             "current_job": None if cur is None else {
                 "id": cur.job_id, "filename": cur.filename, "step": cur.step, "total": cur.total, "stage": cur.stage,
-                "progress": round(cur.step / cur.total, 4) if cur.total else 0.0},
+                "progress": round(cur.step / cur.total, 4) if cur.total else 0.0,
+                "words": telling.stage_words(cur.stage, cur.step, cur.total), "eta_words": telling.eta_words(cur.eta)},
             "device": self.worker.model_state.get("device"),
             "models": dict(self.worker.model_state),
             "watched_folders": [display_folder(Path(f)) for f in self.watched_folders],
@@ -147,10 +145,20 @@ class JobService:
             return f"the shading worker has shown no progress for {quiet:.0f} s"
         return None
 
+    def disk_problem(self) -> Optional[str]:
+        """Whether Shade's data folder has too little room to take a job."""
+        try:
+            free = shutil.disk_usage(self.store.root).free
+        except OSError:
+            return None
+        if free < MIN_FREE_BYTES:
+            return "not enough disk space in Shade's data folder; free some space"
+        return None
+
     def health(self) -> dict[str, Any]:
         """What /v1/health says (no token needed, so nothing about the user's files): ok only
-        while the worker can shade, and the problem in words when it cannot."""
-        problem = self.worker_problem()
+        while the worker can shade and the data folder has room, with the problem in words."""
+        problem = self.worker_problem() or self.disk_problem()
         return {"ok": problem is None, "version": __version__, "problem": problem,
                 "worker": {"alive": self.worker.alive(), "restarts": self.worker.restarts}}
 

@@ -290,6 +290,16 @@ class JobStore:
     def finish_failed(self, job_id: str, code: str, message: str) -> Job:
         return self._finish(job_id, FAILED, error_code=code, error_message=message)
 
+    def fail_after_done(self, job_id: str, code: str, message: str) -> Optional[Job]:
+        """A done job whose result could not be delivered (a read-only or full ``ready/``):
+        it is failed after all, with the reason."""
+        with self._lock:
+            cur = self._db.execute("UPDATE jobs SET status = ?, error_code = ?, error_message = ? WHERE id = ? AND "
+                                   "status = ?", (FAILED, code, message, job_id, DONE))
+            if cur.rowcount != 1:
+                return None
+        return self._changed(self.get(job_id))
+
     def finish_cancelled(self, job_id: str) -> Job:
         return self._finish(job_id, CANCELLED, error_code="cancelled", error_message="cancelled by request")
 

@@ -98,6 +98,7 @@ class FolderWatcher:
         self._loop = asyncio.get_running_loop()
         self.layout.ensure()
         self.delivery.on_delivered = self._delivered
+        self.delivery.on_problem = self._problem
         self._unsubscribe = self.service.hub.on_finished(self.delivery.deliver)
         await asyncio.to_thread(self.delivery.deliver_pending)
         for job in self.service.store.folder_jobs(finished=False):
@@ -163,6 +164,9 @@ class FolderWatcher:
                 p = Path(root, n)
                 if p.is_symlink() or p.is_file():
                     self.note(p)
+
+    def _problem(self, message: str) -> None:
+        self.service.worker.last_error = message
 
     def _delivered(self, job: Job) -> None:
         """(Worker thread.) The job's source is free again; if a file is still there (the

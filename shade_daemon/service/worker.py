@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 from shading import Cancelled, format_extension
 
+from ..cluster import ClusterUnavailable, offload
 from ..config import Settings
 from ..private import restrict
 from .core import Core
@@ -68,6 +69,7 @@ class ShadingWorker:
         self.clock = StepClock()
         self.beat = time.monotonic()      # the loop's last sign of life (health reads it)
         self.restarts = 0
+        self.holding: Optional[str] = None  # the job held by a pause at its current step
         # Final states that could not be written (the disk was full): written before the next claim.
         self._unrecorded: dict[str, tuple[str, str]] = {}
 
@@ -245,8 +247,10 @@ class ShadingWorker:
         def progress(step: int, total: int, stage: str) -> None:
             with self._cond:
                 while self._paused and not self._stopping and job.id not in self._cancel:
+                    self.holding = job.id
                     self._cond.wait(timeout=5.0)
                     self.beat = time.monotonic()      # paused is not stuck
+                self.holding = None
                 if self._stopping or self._detached_here():
                     raise Cancelled("the daemon is stopping; the job goes back to the queue")
                 if job.id in self._cancel:
@@ -310,6 +314,9 @@ class ShadingWorker:
                 self._release(job.id)
                 self.store.finish_cancelled(job.id)
                 log.info("job %s cancelled", job.id)
+        except ClusterUnavailable as exc:       # the cluster setting's cluster is away: the job waits, queued
+            self._release(job.id)
+            offload.job_waits(self, job, exc)
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             if self._detached_here() or self._stopping:
                 # Stopping: what failed may be the process going away under it; run it again next time.

@@ -63,5 +63,13 @@ export function setup() {
     await addFiles(input.files);
     input.value = "";
   });
+  document.getElementById("open-to-post").addEventListener("click", async () => {
+    try {
+      await api("/v1/to-post/open", { method: "POST" });
+      showMessage("");
+    } catch (e) {
+      showMessage(e.message, true);
+    }
+  });
   fill().catch(() => { /* the queue's own stream reports a lost connection */ });
 }

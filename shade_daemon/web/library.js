@@ -25,33 +25,42 @@ async function removeItem(kind, name) {
   }
 }
 
-function dropTarget(zoneId, nameId, kind) {
+async function addItem(file, nameId, kind) {
+  if (!file) return;
+  const input = document.getElementById(nameId);
+  const name = input.value.trim() || file.name.replace(/\.[^.]+$/, "").toLowerCase().replace(/[^a-z0-9 _-]/g, "-");
+  const form = new FormData();
+  form.append("name", name);
+  form.append("image", file, file.name);
+  try {
+    await api(`/v1/${kind}`, { method: "POST", form });
+    input.value = "";
+    showMessage(`Added \u201c${name}\u201d to the ${kind === "anchors" ? "targets" : "styles"}.`);
+    await load();
+  } catch (err) {
+    showMessage(err.message, true);
+  }
+}
+
+function dropTarget(zoneId, nameId, fileId, kind) {
   const zone = document.getElementById(zoneId);
   zone.addEventListener("dragover", (e) => { e.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", async (e) => {
+  zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("over");
-    const file = e.dataTransfer.files[0];
-    if (!file) return;
-    const input = document.getElementById(nameId);
-    const name = input.value.trim() || file.name.replace(/\.[^.]+$/, "").toLowerCase().replace(/[^a-z0-9 _-]/g, "-");
-    const form = new FormData();
-    form.append("name", name);
-    form.append("image", file, file.name);
-    try {
-      await api(`/v1/${kind}`, { method: "POST", form });
-      input.value = "";
-      await load();
-    } catch (err) {
-      showMessage(err.message, true);
-    }
+    addItem(e.dataTransfer.files[0], nameId, kind);
+  });
+  const picker = document.getElementById(fileId);       // the same, for those who cannot drag
+  picker.addEventListener("change", async () => {
+    await addItem(picker.files[0], nameId, kind);
+    picker.value = "";
   });
 }
 
 export function setup() {
-  dropTarget("anchor-drop", "anchor-name", "anchors");
-  dropTarget("style-drop", "style-name", "styles");
+  dropTarget("anchor-drop", "anchor-name", "anchor-file", "anchors");
+  dropTarget("style-drop", "style-name", "style-file", "styles");
 }
 
 export function show() {

@@ -27,8 +27,8 @@ function waiting() {
 async function stronger(id) {
   try {
     const job = await api(`/v1/jobs/${id}/stronger`, { method: "POST" });
-    showMessage(`Shading ${job.filename} again at the ${job.intensity} intensity: follow it in the queue.`);
-    location.hash = "#queue";
+    location.hash = "#queue";            // the view change clears messages: say it after
+    setTimeout(() => showMessage(`Shading ${job.filename} again at the ${job.intensity} intensity.`), 50);
   } catch (e) {
     showMessage(e.message, true);
   }

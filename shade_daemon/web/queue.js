@@ -55,7 +55,7 @@ function row(job) {
   const total = job.total || 0;
   const done = job.status === "done";
   const bar = el("progress", { max: 1, value: done ? 1 : job.progress || 0 });
-  const text = job.status === "running" ? [job.eta_words, total ? `${Math.round((job.progress || 0) * 100)}%` : ""]
+  const text = job.status === "running" && total ? [`${job.step || 0}/${total}`, status.paused ? "" : job.eta_words]
     .filter(Boolean).join(" · ") : "";
   const actions = [];
   if (job.status === "queued" || job.status === "running") {

@@ -20,11 +20,13 @@ import numpy as np
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from ..errors import ImageError, ImageTooLarge
+from ..options import FORMATS, format_extension
 from .imagecheck import is_high_bit_depth, size_problem
 
-# Formats written back as themselves; anything else readable becomes PNG (lossless).
-KEPT_FORMATS = {"PNG", "JPEG", "WEBP", "TIFF", "BMP"}
-EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp"}
+# Formats written back as themselves: the one format table (``options.FORMATS``), the formats
+# the CLI and the daemon accept; anything else readable becomes PNG (lossless).
+KEPT_FORMATS = frozenset(FORMATS)
+EXTENSIONS = {fmt: format_extension(fmt) for fmt in FORMATS}
 JPEG_QUALITY = 95                 # JPEG without readable tables (and WebP): quality 95, 4:4:4
 JPEG_QUALITY_RANGE = (60, 95)     # a JPEG is written at its original's quality, within these
 # The IJG (libjpeg) base tables in natural order; quality q scales them (see jpeg_quality).

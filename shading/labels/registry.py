@@ -19,7 +19,6 @@ frozen network with its input view, and the labels it can name. The kinds:
 from __future__ import annotations
 
 import csv
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -294,8 +293,6 @@ LABEL_REGISTRY: dict[str, LabelFamily] = {}
 def register_label_model(family: LabelFamily) -> LabelFamily:
     """Add (or replace) a label model family under ``family.name``."""
     LABEL_REGISTRY[family.name] = family
-    if "_load_cached" in globals():
-        _load_cached.cache_clear()
     return family
 
 
@@ -337,8 +334,7 @@ def available_label_models(model_dirs: Sequence[Path] = ()) -> list[LabelModelIn
     return out
 
 
-@functools.lru_cache(maxsize=8)
-def _load_cached(name: str, device: str, dirs: tuple[Path, ...]) -> LabelModel:
+def _load(name: str, device: str, dirs: tuple[Path, ...]) -> LabelModel:
     family = LABEL_REGISTRY.get(name)
     if family is None:
         raise ModelNotFound(f"unknown label model {name!r}; known: {', '.join(known_label_models())}")
@@ -354,8 +350,8 @@ def _load_cached(name: str, device: str, dirs: tuple[Path, ...]) -> LabelModel:
 
 
 def load_label_model(name: str, device: str = "auto", model_dirs: Sequence[Path] = ()) -> LabelModel:
-    """Load (once per process) the named label model, frozen, on ``device``."""
-    return _load_cached(name, resolve_device(device), _dirs(model_dirs))
+    """Load the named label model, frozen, on ``device`` (afresh: a ``Protector`` keeps the ones it uses)."""
+    return _load(name, resolve_device(device), _dirs(model_dirs))
 
 
 def fetch_label_model(name: str, models_dir: Path) -> Path:

@@ -20,6 +20,7 @@ from PIL import Image
 from ..pixels.mask import smooth_and_textured
 from ..pixels.strips import strip_rows, windows
 from ..pixels.views import to_tensor, trainer_crop, view_shape
+from .bands import concept_distance
 from .perceptual import lowpass_power, score_arrays
 
 
@@ -149,9 +150,10 @@ class RatioMeter:
         self.original = original
         self._original: dict = {}
         crop = self._crop(original)
+        shape = view_shape(*original.shape[:2], view_size)
         with torch.no_grad():
-            self.z_target = [targets.crop_latent(enc, crop, view_shape(*original.shape[:2], view_size))
-                             for enc in encoders]
+            self.z_target = [targets.crop_latent(enc, crop, shape) for enc in encoders]
+            self.z_concept = [targets.concept_latent(enc, crop, shape) for enc in encoders]
 
     def _crop(self, rgb: np.ndarray) -> torch.Tensor:
         h, w = rgb.shape[:2]
@@ -174,3 +176,14 @@ class RatioMeter:
         xs = self._crop(shaded if attack is None else attack(shaded))
         return [float((enc(xs) - zt).norm() / base)
                 for enc, zt, base in zip(self.encoders, self.z_target, self._original_distances(attack))]
+
+    @torch.no_grad()
+    def concept_ratios(self, shaded: np.ndarray,
+                       attack: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> list[float]:
+        """Per encoder: how far the shaded image's channel statistics are from the concept's
+        (the anchor's, or the style's), relative to the original's (1: no move, 0: the
+        concept's statistics). The same yardstick whichever target the optimizer used."""
+        xs = self._crop(shaded if attack is None else attack(shaded))
+        xo = self._crop(self.original if attack is None else attack(self.original))
+        return [float(concept_distance(enc(xs), zc).mean() / concept_distance(enc(xo), zc).mean().clamp_min(1e-8))
+                for enc, zc in zip(self.encoders, self.z_concept)]

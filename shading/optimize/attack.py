@@ -13,8 +13,10 @@ Shade's works under a visibility budget, not an energy one. The perturbation is
 - ``a``, the RMS of delta, refitted every few steps so that SSIMULACRA2 of the shaded
   image against the original stays at the intensity's target.
 
-Each step moves ``u`` along the normalized gradient of the encoders' normalized latent
-distance to the target (steepest descent at fixed visibility), seen directly and, with
+Each step moves ``u`` along the normalized gradient of the encoders' latent distance to the
+target (steepest descent at fixed visibility), weighed by band (``shading.measure.bands``):
+each channel's statistics and the coarse layout first, every cell last, each band relative
+to the unshaded image's own distance in it, seen directly and, with
 weight ``eot``, through a freshly sampled post-upload transformation (JPEG, rescale,
 noise, blur) applied to the uploaded image at its own size. Steps take the trainer views
 in turn; at the default quality every other one is a 512 tile of the 1024 view. ``u``
@@ -33,6 +35,7 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from ..measure.bands import band_terms
 from ..measure.perceptual import Reference, fit_scale
 from ..pixels.mask import blur, luma
 from ..pixels.transforms import PostingSimulator, jpeg
@@ -80,6 +83,10 @@ class AttackSettings:
     # share of ``lr``) instead of restarting it: restarted at ``lr``, they undid work and
     # left the ratio after JPEG 85 worse than before the check on the bench images.
     check_lr: float = 0.1
+    # The loss's weight on each latent band (``bands.BANDS``: channel statistics, coarse
+    # layout, every cell), each relative to the unshaded image's distance in that band.
+    # (0, 0, 1) is the plain latent distance of the published recipe.
+    band_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
 
 
 @dataclass
@@ -174,12 +181,18 @@ class Shader:
     def __init__(self, x: torch.Tensor, mask: torch.Tensor, encoders: Sequence[torch.nn.Module],
                  views: Sequence["TrainerView"], settings: AttackSettings,
                  generator: torch.Generator, eot: float = 0.5,
-                 dtype: Optional[torch.dtype] = None) -> None:
+                 dtype: Optional[torch.dtype] = None,
+                 labels: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None,
+                 label_weight: float = 1.0, latent: bool = True) -> None:
         """``x`` and ``mask`` at the working resolution; ``views``: the trainer views looked
         through (with their per-encoder targets), used in turn, step by step; ``eot``: the
         weight of the transformed pass in the loss (0: none); ``dtype``: the autocast dtype
-        of the encoder passes (None: float32)."""
+        of the encoder passes (None: float32); ``labels``: the label channel's loss on the
+        uploaded image (``shading.labels.LabelObjective``: it goes through each model's own
+        resize and crop), added with ``label_weight`` under the same perturbation."""
         self.x, self.mask, self.encoders = x, mask, list(encoders)
+        self.labels, self.label_weight = labels, label_weight
+        self.latent = latent        # False: the labels channel alone (the encoders only measure)
         self.dtype = dtype
         self.views = list(views)
         self.settings = settings
@@ -200,9 +213,10 @@ class Shader:
         self.recalibrate(max_evals=5)
 
     @torch.no_grad()
-    def _starting_distances(self) -> list[list[float]]:
-        """Per view and encoder: the unshaded image's latent distance to the target, so that
-        all views weigh alike; in the passes' own precision, once per distinct view."""
+    def _starting_distances(self) -> list[list[list[float]]]:
+        """Per view and encoder: the unshaded image's latent distance to the target in each
+        band, so that all views and bands weigh alike; in the passes' own precision, once per
+        distinct view."""
         seen: dict[tuple, list[float]] = {}
         out = []
         for view in self.views:
@@ -213,7 +227,7 @@ class Shader:
                 for enc, z in zip(self.encoders, view.targets):
                     with autocast(str(crop.device), self.dtype):
                         latent = enc(crop)
-                    row.append(float((latent.float() - z).pow(2).mean().clamp_min(1e-8)))
+                    row.append([float(v) for v in band_terms(latent.float(), z).clamp_min(1e-8)])
                 seen[key] = row
             out.append(list(seen[key]))
         return out
@@ -269,13 +283,16 @@ class Shader:
         (g,) = torch.autograd.grad(shaded, u, grad_outputs=-toward)
         return g / _rms(g).clamp_min(1e-12)
 
-    def _pass(self, view: TrainerView, scales: list[float], shaded: torch.Tensor, transform) -> torch.Tensor:
+    def _pass(self, view: TrainerView, scales: list[list[float]], shaded: torch.Tensor, transform) -> torch.Tensor:
         loss = 0.0
+        weights = torch.tensor(self.settings.band_weights)
+        weights = weights / weights.sum()
         for enc, z, scale in zip(self.encoders, view.targets, scales):
             xt, zt = transform(shaded, z)
             with autocast(str(xt.device), self.dtype):
                 latent = enc(_channels_last(xt))
-            loss = loss + (latent.float() - zt).pow(2).mean() / scale
+            loss = loss + (weights.to(latent.device) * band_terms(latent.float(), zt) / torch.tensor(
+                scale, device=latent.device)).sum()
         self.passes += len(self.encoders)
         return loss / len(self.encoders)
 
@@ -301,11 +318,15 @@ class Shader:
                 clean, transformed = 0.0, 1.0
             else:
                 clean, transformed = 1.0, 0.0
+        if not self.latent:
+            clean = transformed = 0.0
         if clean > 0:
             (clean * self._pass(view, scales, view.look(seen), lambda x, z: (x, z))).backward()
         if transformed > 0:
             posting = self.simulator.sample()
             (transformed * self._pass(view, scales, view.look(posting.op(seen)), posting.shift)).backward()
+        if self.labels is not None and self.label_weight > 0:
+            (self.label_weight * self.labels(seen, self.generator)).backward()
         (grad,) = torch.autograd.grad(uploaded, u, grad_outputs=seen.grad)
         return grad
 
@@ -318,7 +339,7 @@ class Shader:
         return {
             "u": self.u.detach().float().cpu().clone(),
             "scale": float(self.scale), "visibility": float(self.visibility), "steps_done": int(self.steps_done),
-            "scales": [[float(v) for v in row] for row in self.scales],
+            "scales": [[[float(b) for b in bands] for bands in row] for row in self.scales],
             "generator": self.generator.get_state().clone(),
             "away": self._away.detach().float().cpu().clone() if keep_away else None,
             "last_distance": self._last_distance, "plateaued": self.plateaued, "passes": int(self.passes),
@@ -333,8 +354,11 @@ class Shader:
                              f"{tuple(self.x.shape)}")
         if away is not None and (not isinstance(away, torch.Tensor) or tuple(away.shape) != tuple(self.x.shape)):
             raise ValueError("the visibility direction does not fit this image")
-        scales = [[float(v) for v in row] for row in state["scales"]]
-        if [len(row) for row in scales] != [len(row) for row in self.scales]:
+        try:
+            scales = [[[float(b) for b in bands] for bands in row] for row in state["scales"]]
+        except TypeError:
+            raise ValueError("the per-view weights are not per band (a state from an older Shade)") from None
+        if [[len(b) for b in row] for row in scales] != [[len(b) for b in row] for row in self.scales]:
             raise ValueError("the per-view weights do not fit these views and encoders")
         steps_done, scale, seen = int(state["steps_done"]), float(state["scale"]), float(state["visibility"])
         if steps_done < 0 or not (math.isfinite(scale) and scale > 0):

@@ -1,5 +1,15 @@
-"""What the encoder should see instead: an anchor image's latent (poison), the image's
-own latent restyled after a reference (cloak), or the anchor restyled (both)."""
+"""What the encoder should see instead.
+
+- poison, ``objective="concept"`` (the default): the image's own latent carried toward the
+  concept, i.e. with the anchor's channel statistics (and, by ``coarse_mix``, part of its
+  coarse content) swapped in, keeping the image's own layout and fine structure, so the
+  budget is spent on the concept, not on one photo's layout no invisible change can reach;
+- poison, ``objective="anchor"``: the anchor image's whole latent (the published recipe);
+- cloak: the image's own latent with the reference style's channel statistics;
+- both: the image carried toward the concept, then given the style's statistics.
+
+Poison and cloak share the machinery (``restyle``): a target that shares the image's layout.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +18,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import AnchorNotFound, ImageError
 from ..io.imageio import load_image
 from ..library import find_anchor, no_anchor_error, normalize_concept, text_to_image_folder
+from ..measure.bands import coarse
 from ..pixels.views import cover, to_tensor, to_view, trainer_crop
 
 
@@ -56,12 +68,29 @@ def restyle(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
     return (content - c_mean) / c_std * s_std + s_mean
 
 
+def carry_concept(content: torch.Tensor, concept: torch.Tensor, coarse_mix: float = 0.0) -> torch.Tensor:
+    """``content`` latents with ``concept``'s channel statistics, and ``coarse_mix`` of the
+    difference between their coarse (4 x 4) layouts moved over to the concept's."""
+    carried = restyle(content, concept)
+    if coarse_mix > 0:
+        size = carried.shape[-2:]
+        low = F.interpolate(coarse(concept) - coarse(carried), size=size, mode="bilinear", align_corners=False)
+        carried = carried + coarse_mix * low
+    return carried
+
+
+OBJECTIVES = ("concept", "anchor")
+
+
 class TargetBuilder:
     """Builds target latents for any view of the image, the anchor placed consistently:
     resized to cover the whole view and centre-cropped to it."""
 
-    def __init__(self, mode: str, anchor: Optional[np.ndarray], style: Optional[np.ndarray]) -> None:
-        self.mode = mode
+    def __init__(self, mode: str, anchor: Optional[np.ndarray], style: Optional[np.ndarray],
+                 objective: str = "concept", coarse_mix: float = 0.0) -> None:
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+        self.mode, self.objective, self.coarse_mix = mode, objective, coarse_mix
         self.anchor_rgb, self.style_rgb = anchor, style
         self.anchor = to_tensor(anchor) if anchor is not None else None
         self.style = to_tensor(style) if style is not None else None
@@ -75,10 +104,22 @@ class TargetBuilder:
 
     def _finish(self, encoder, content_anchor: Optional[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         short = min(x.shape[-2:])
-        if self.mode == "poison":
-            return encoder(content_anchor)
-        content = encoder(x) if self.mode == "cloak" else encoder(content_anchor)
-        return restyle(content, self._style_latent(encoder, short, x))
+        if self.mode == "cloak":
+            return restyle(encoder(x), self._style_latent(encoder, short, x))
+        if self.objective == "anchor" or self.mode == "both":     # both: the anchor's content, restyled
+            content = encoder(content_anchor)
+        else:
+            content = carry_concept(encoder(x), encoder(content_anchor), self.coarse_mix)
+        return content if self.mode == "poison" else restyle(content, self._style_latent(encoder, short, x))
+
+    @torch.no_grad()
+    def concept_latent(self, encoder, x_crop: torch.Tensor, view_shape) -> torch.Tensor:
+        """The latent whose channel statistics are the concept the image should move toward:
+        the anchor's crop (poison, both) or the reference style (cloak)."""
+        if self.mode == "cloak":
+            return self._style_latent(encoder, min(x_crop.shape[-2:]), x_crop)
+        return encoder(trainer_crop(self._anchor_view(view_shape, x_crop), x_crop.shape[-1]).contiguous(
+            memory_format=torch.channels_last))
 
     @torch.no_grad()
     def latent(self, encoder, x_view: torch.Tensor) -> torch.Tensor:

@@ -373,7 +373,7 @@ async def test_symlinks_in_to_post_are_rejected_not_followed(make_client, shade_
     (outside / "inner.png").write_bytes(secret)
     os.symlink(outside / "secret.png", d["to-post"] / "link.png")           # there at start
     client, token, app = await make_client(watch=True)
-    await asyncio.sleep(0.5)
+    await poll_until(lambda: (d["rejected"] / "link.png.txt").exists(), 60, 0.05, "the link there at start rejected")
     os.symlink(outside, d["to-post"] / "folder-link")                        # made while watching
     (d["to-post"] / "real.png").write_bytes(image_bytes((64, 48)))
     await poll_until(lambda: (d["originals"] / "real.png").exists() and (d["rejected"] / "link.png.txt").exists()
@@ -420,6 +420,26 @@ def test_private_data_is_0600_and_0700_user_folders_follow_umask(proc_env, tmp_p
             assert mode(p) == 0o600, (p, oct(mode(p)))
     # The user's own folders and what is delivered into them follow the umask.
     assert mode(d["ready"] / "mine.png") == 0o644 and mode(d["ready"]) == 0o755
+    # Everything else the daemon writes is private, whatever the umask: the log (it names the
+    # user's files) and its folder, its state, its lock, and images added to the libraries
+    # through the API, in 0700 library folders.
+    for kind in ("styles", "anchors"):
+        boundary = "shadetestboundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nmine-{kind}\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"s.png\"\r\n"
+                "Content-Type: image/png\r\n\r\n").encode() + image_bytes() + f"\r\n--{boundary}--\r\n".encode()
+        status, reply = daemon.request("POST", f"/v1/{kind}", body,
+                                       {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert status == 201, reply
+        var = "SHADE_ANCHOR_DIR" if kind == "anchors" else "SHADE_STYLE_DIR"
+        folder = Path(proc_env[var].split(os.pathsep)[0]) if proc_env.get(var) else data / kind
+        assert mode(folder) == 0o700 and mode(folder / f"mine-{kind}.png") == 0o600, (folder, oct(mode(folder)))
+        assert daemon.request("DELETE", f"/v1/{kind}/mine-{kind}")[0] == 200     # the anchor folder is shared
+    home = Path(proc_env["SHADE_HOME"])
+    for p in (home / "logs", home / "state", home / "config", home / "cache"):
+        assert mode(p) == 0o700, (p, oct(mode(p)))
+    for p in (home / "logs" / "daemon.log", home / "state" / "daemon.json", data / "daemon.lock"):
+        assert mode(p) == 0o600, (p, oct(mode(p)))
     assert daemon.stop() == 0
 
 

@@ -136,11 +136,12 @@ async def test_cancel_queued_and_running(make_client):
 
 
 async def test_pause_holds_running_job(make_client):
-    client, token, _ = await make_client(steps=4000)
+    client, token, app = await make_client(steps=4000)
     job_id = (await (await upload(client, token, image_bytes())).json())["id"]
     await wait_job(client, token, job_id, until=lambda j: j["status"] == "running" and j["step"] >= 2)
     assert (await (await client.post("/v1/pause", headers=auth(token))).json())["paused"] is True
-    await asyncio.sleep(1.0)      # the step in flight finishes, then the job holds
+    # The step in flight finishes, then the job holds.
+    await poll_until(lambda: app[SERVICE].worker.holding == job_id, 30, 0.02, "the job to hold")
     first = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
     await asyncio.sleep(1.0)
     later = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from shade_daemon.http.keys import SERVICE
 from shade_daemon.app.runtime import tray_actions
 from shade_daemon.app.tray import TrayController, display_problem, draw_icon, start_tray, tray_state
+from shade_daemon.http.keys import SERVICE
 from shadetest import image_bytes, upload, wait_job
 
 pytestmark = pytest.mark.timeout(120)

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from shadetest import auth, image_bytes, upload, wait_job
+from shadetest import auth, image_bytes, poll_until, upload, wait_job
 from shadetest.dashboard import decoded_view, half_jpeg, posted_ratio, random_pair, rgb_of
 
 pytestmark = pytest.mark.timeout(300)
@@ -234,7 +234,10 @@ async def test_history_lists_searches_and_clears(make_client):
         r = await client.get(f"/v1/history?q={q}", headers=auth(token))
         return [e["filename"] for e in (await r.json())["entries"]]
 
-    await asyncio.sleep(0.1)
+    async def both_recorded():
+        return len(await entries()) == 2
+
+    await poll_until(both_recorded, 30, 0.05, "the history to record the jobs")
     assert await entries() == ["portrait.png", "sunset.png"]
     assert await entries("SUN") == ["sunset.png"]
     assert await entries("%") == []

@@ -141,7 +141,7 @@ def test_a_job_shows_live_progress_pause_resume_cancel_and_its_preview(context, 
     row.locator("a.preview").click()
     page.wait_for_selector("#verdict-strength")
     wait_js(page, """() => { const imgs = [...document.querySelectorAll('#view-preview img')];
-                                      return imgs.length === 5 && imgs.every(i => i.complete && i.naturalWidth > 0); }""")
+                                      return imgs.length >= 6 && imgs.every(i => i.complete && i.naturalWidth > 0); }""")
     assert page.text_content("#verdict-strength") == job["verdict"]["words"]   # the one verdict, in words
     assert page.text_content("#verdict-visibility").startswith("change: ")
     # What the model sees is the decoder's reconstruction of the shaded image's latent.
@@ -261,7 +261,8 @@ def test_library_adds_an_anchor_by_drop_and_settings_show_sources(context, daemo
     assert "sunset" not in [a["name"] for a in daemon.request("GET", "/v1/anchors")[1]["anchors"]]
 
     page.goto(f"{daemon.url}/app/#settings")
-    page.wait_for_selector('#settings tr[data-key="view_size"]')
+    page.wait_for_selector('#settings tr[data-key="view_size"]', state="attached")     # under "details"
     row = page.locator('#settings tr[data-key="view_size"] td')
     assert row.nth(1).text_content() == "64" and row.nth(2).text_content().startswith("config file")
+    assert page.locator('#checks li[data-check="target"]').text_content() == "the default target has an image"
     assert page.locator('#checks li[data-check="target"]').get_attribute("class") == "ok"

@@ -43,7 +43,7 @@ def wait_js(page, script: str, arg=None, timeout: float = 60.0):
 def bare_protected(text: str) -> list[str]:
     """Every "protected" in ``text`` that is not "weakly protected" or "not protected"."""
     return [m.group(0) for m in re.finditer(r"(\w+\s+)?protected", text)
-            if not (m.group(1) or "").strip().lower() in ("weakly", "not")]
+            if (m.group(1) or "").strip().lower() not in ("weakly", "not")]
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,34 @@ def test_a_rejected_folder_file_appears_in_the_queue_with_its_reason(context, wa
     page.close()
 
 
+def test_settings_are_edited_in_words_checked_like_the_file_and_applied_at_once(context, watching):
+    page = signed_in(context, watching)
+    page.goto(f"{watching.url}/app/#settings")
+    page.wait_for_selector('#settings-form .setting[data-key="intensity"]')
+    labels = page.locator("#settings-form label").all_inner_texts()
+    assert "Default intensity" in labels and "intensity" not in labels      # words, not the file's keys
+    config = watching.home / "config" / "config.toml"
+    before = config.read_text()
+    # A target with no image is refused with words, and the file is left as it was.
+    page.fill("#setting-target", "unicorn")
+    page.click("#settings-save")
+    page.locator("#message.error").filter(has_text="not saved").wait_for(timeout=10000)
+    assert "unicorn" in page.locator("#message").inner_text()
+    assert config.read_text() == before
+    # A good change is saved to the file and used at once, without a restart.
+    page.goto(f"{watching.url}/app/#queue")
+    page.goto(f"{watching.url}/app/#settings")
+    page.wait_for_selector('#settings-form .setting[data-key="intensity"]')
+    page.select_option("#setting-intensity", "low")
+    page.click("#settings-save")
+    page.locator("#message:not(.error)").filter(has_text="Saved").wait_for(timeout=10000)
+    assert 'intensity = "low"' in config.read_text() and 'target = "unicorn"' not in config.read_text()
+    assert watching.request("GET", "/v1/status")[1]["defaults"]["intensity"] == "low"
+    job_id = watching.upload(image_bytes((64, 48)), "now-low.png")
+    assert watching.wait_job(job_id, lambda j: j["status"] == "done")["options"]["intensity"] == "low"
+    page.close()
+
+
 def test_after_a_restart_an_open_page_asks_to_sign_in_in_words_and_recovers(context, weak_env, watching):
     page = signed_in(context, watching)
     port = watching.port
@@ -158,6 +186,12 @@ def test_after_a_restart_an_open_page_asks_to_sign_in_in_words_and_recovers(cont
         words = banner.inner_text() + page.locator("#message").inner_text() + page.locator("#daemon-state").inner_text()
         assert "sign in again" in words and "Open Shade" in words
         assert not DEVELOPER.search(words), words
+        # Reloading instead shows the same way back, the daemon's own words folded under "details".
+        reload = context.new_page()
+        assert reload.goto(f"{again.url}/app/").status == 401
+        said = reload.locator("body > p").first.inner_text()
+        assert "Sign in again" in said and not DEVELOPER.search(said), said
+        reload.close()
         # Signing in again (a fresh one-time link, as the extension or the tray opens it) in another
         # tab: the open page picks up the new session by itself.
         other = context.new_page()

@@ -10,9 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from shading.lab.experiment import Concept, PoisonConfig, conditions_for, fast_config, run_poison_experiment, write_outputs
+from shading.lab.experiment import (
+    Concept,
+    PoisonConfig,
+    conditions_for,
+    fast_config,
+    run_poison_experiment,
+    write_outputs,
+)
+from shading.lab.experiment.agreement import agreement, judge_margin
 from shading.lab.experiment.data import base_crops, bilateral, noise_denoise, sample_subset, windows
 from shading.lab.experiment.flow import FlowSettings, sample_flow, train_flow
+from shading.lab.experiment.pixels_judge import JudgeSettings, pixel_accuracy, train_pixel_judge
 from shading.lab.experiment.probe import train_probe
 
 # --- the parts, without weights -------------------------------------------------------
@@ -49,6 +58,51 @@ def test_flow_model_learns_each_class():
         assert (probe.predict(samples) == label).float().mean() > 0.8
 
 
+def test_flow_training_stops_at_its_plateau_and_says_when():
+    x, y = _two_blobs(n=64)
+    settings = FlowSettings(width=16, mid_blocks=1, steps=600, batch=16, plateau_every=30, plateau_gain=0.05)
+    net = train_flow(x, y, 2, settings, torch.Generator().manual_seed(0))
+    assert 60 <= net.steps_trained < 600 and net.steps_trained % 30 == 0
+    fixed = train_flow(x, y, 2, FlowSettings(width=16, mid_blocks=1, steps=60, batch=32, plateau_every=0),
+                       torch.Generator().manual_seed(0))
+    assert fixed.steps_trained == 60
+
+
+def test_pixel_judge_tells_decoded_concepts_apart():
+    """Two 'concepts' that differ in colour and texture: the judge trained on some crops
+    names held-apart ones."""
+    g = torch.Generator().manual_seed(0)
+
+    def crops(n: int, k: int) -> torch.Tensor:
+        base = torch.rand(n, 3, 32, 32, generator=g) * 0.3
+        if k:
+            base[:, 0] += 0.5
+        else:
+            base[:, 2] += 0.5 * (torch.arange(32) % 4 < 2).float()
+        return base.clamp(0, 1)
+
+    train = torch.cat([crops(48, 0), crops(48, 1)])
+    labels = torch.cat([torch.zeros(48, dtype=torch.long), torch.ones(48, dtype=torch.long)])
+    judge = train_pixel_judge(train, labels, 2, torch.Generator().manual_seed(1), JudgeSettings(steps=80, shift=2))
+    held = torch.cat([crops(16, 0), crops(16, 1)])
+    assert pixel_accuracy(judge, held, torch.cat([torch.zeros(16), torch.ones(16)]).long()) > 0.9
+
+
+def test_a_judge_fooled_alone_shows_nothing():
+    """The probe sees the target far above the clean control, the pixel judge does not:
+    the condition is "not shown", and the verdict names the judge that stood alone."""
+    probe = judge_margin([0.6, 0.7, 0.65], [0.0, 0.02, 0.01], samples=96)
+    pixels = judge_margin([0.03, 0.01, 0.02], [0.0, 0.02, 0.01], samples=96)
+    assert probe["shown"] and not pixels["shown"]
+    verdict = agreement({"probe": probe, "pixels": pixels})
+    assert not verdict["shown"] and verdict["verdict"] == "not shown: only probe saw it"
+    both = agreement({"probe": probe, "pixels": judge_margin([0.5, 0.55, 0.6], [0.0, 0.02, 0.01], 96)})
+    assert both["shown"] and both["verdict"] == "shown"
+    # A margin inside the seeds' spread or the sampling noise is not shown either.
+    assert not judge_margin([0.0, 0.3], [0.0, 0.05], samples=96)["shown"]
+    assert not judge_margin([0.05], [0.0], samples=48)["shown"]
+
+
 def test_windows_crops_and_subsets():
     z = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).view(2, 3, 6, 6)
     w = windows(z, 4, 2)
@@ -77,7 +131,9 @@ def test_conditions_cover_the_design():
     for intensity in ("default", "high"):
         assert [f"shade-{intensity}-p{d}" for d in (25, 50, 100)] == [n for n in names if n.startswith(
             f"shade-{intensity}-p") and "+" not in n]
-    assert {"clean", "label-swap", "reference-p25", "reference-p50", "reference-p100",
+    # The old whole-anchor target at the first intensity, and the reference at Shade's visibility.
+    assert [n for n in names if "anchor" in n] == [f"shade-default-anchor-p{d}" for d in (25, 50, 100)]
+    assert {"clean", "label-swap", "reference-p25", "reference-p50", "reference-p100", "reference-matched-p100",
             "shade-default-p100+jpeg75", "shade-default-p100+noise0.05+bilateral",
             "reference-p100+jpeg75", "purified-p100+jpeg75", "purified-p100+noise0.05+bilateral"} <= set(names)
 
@@ -121,17 +177,28 @@ def test_report_carries_every_condition_with_its_numbers(fast_run):
     report = json.loads(out["report"].read_text())
     wanted = [c.name for c in conditions_for(config)]
     assert [c["condition"] for c in report["conditions"]] == wanted
-    assert set(wanted) == {"clean", "shade-default-p100", "reference-p100", "label-swap"}
+    assert set(wanted) == {"clean", "shade-default-p100", "shade-default-anchor-p100", "reference-p100",
+                           "reference-matched-p100", "label-swap"}
     for c in report["conditions"]:
         assert len(c["seeds"]) == len(config.seeds)
-        for metric in ("target_share", "own_share", "target_probability", "distance_to_target", "distance_to_own"):
+        for metric in ("target_share", "target_share_pixels", "own_share", "target_probability",
+                       "distance_to_target", "distance_to_own"):
             stats = c[metric]
             assert all(isinstance(stats[k], float) and np.isfinite(stats[k]) for k in ("mean", "std", "min", "max"))
-        assert 0 <= c["target_share"]["mean"] <= 1
-    assert set(report["shading"]) == {"shade-default", "reference"}
+        assert 0 <= c["target_share"]["mean"] <= 1 and 0 <= c["target_share_pixels"]["mean"] <= 1
+        # The generator trained to its plateau, within the cap, and says how long.
+        assert 0 < c["flow_steps"]["max"] <= config.flow.steps
+        if c["condition"] != "clean":
+            assert set(c["agreement"]["judges"]) == {"probe", "pixels"}
+    assert report["probe"]["pixel_judge"]["test_accuracy"] > report["probe"]["chance"]
+    assert set(report["shading"]) == {"shade-default", "shade-default-anchor", "reference-published",
+                                      "reference-matched"}
     for entry in report["shading"].values():
         assert entry["images"] == config.train_images and 20 < entry["psnr_mean"] < 60
         assert 0 < entry["latent_ratio"] < 1          # the shaded latents moved toward the anchor
+    # The matched reference keeps Shade's visibility; the published one does not.
+    assert report["shading"]["reference-matched"]["ssimulacra2_median"] >= 77.5
+    assert report["shading"]["reference-published"]["ssimulacra2_median"] < 70
     assert report["timing"]["total"]["wall_s"] > 0 and isinstance(report["native_bf16"], bool)
     with Image.open(out["plot"]) as plot, Image.open(out["samples"]) as grid:
         assert plot.size[0] > 300 and grid.size[1] >= 96 * (len(wanted) + 2)

@@ -286,7 +286,12 @@ def test_image_too_large_is_reported(shade_on, public_site, images):
     page.set_input_files("#file", str(images["big"]))
     page.locator("#shade-overlay[data-state=error]").wait_for(timeout=15000)
     text = page.locator("#shade-overlay .message").inner_text()
-    assert text.startswith("Image too large:") and "max_pixels" in text
+    assert text.startswith("This image is larger than Shade accepts.") and "max_pixels" not in text
+    # The daemon's own words (the setting's name) are kept, folded under "details".
+    assert "megapixels" in page.locator("#shade-overlay details .detail").text_content()
+    # Retrying the same image cannot help: no Retry, and "Cancel upload" is the first choice.
+    assert page.locator("#shade-overlay button[data-action=retry]").count() == 0
+    assert "primary" in page.locator("#shade-overlay button[data-action=cancel]").get_attribute("class")
     assert page.evaluate("window.received.length") == 0
     page.close()
 

@@ -17,8 +17,9 @@ def add_worker(cluster) -> object:
     return cluster.add_node(num_cpus=1, object_store_memory=NODE_MEMORY)
 
 
-def start_cluster(workers: int = 2):
-    """A head without CPUs and ``workers`` one-CPU nodes, with this process joined as the driver."""
+def start_cluster(workers: int = 2, join: bool = True):
+    """A head without CPUs and ``workers`` one-CPU nodes, with this process joined as the driver
+    (``join``)."""
     import ray
     from ray.cluster_utils import Cluster
 
@@ -28,7 +29,8 @@ def start_cluster(workers: int = 2):
     for _ in range(workers):
         add_worker(cluster)
     cluster.wait_for_nodes()
-    ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
+    if join:
+        ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
     return cluster
 
 

@@ -13,8 +13,9 @@ from aiohttp import web
 from shading import missing_encoders
 
 from ...config import ConfigError, Paths, Settings, load_settings
+from ...service.config_edit import editable_rows, save
 from ...service.core import Core
-from ...service.errors import redact_paths
+from ...service.errors import BadRequest, redact_paths
 from ..keys import SERVICE
 
 
@@ -59,6 +60,7 @@ def describe(settings: Settings, paths: Paths, core: Core) -> dict[str, Any]:
                "state_dir": paths.state_dir, "log_dir": paths.log_dir}
     return {"settings": rows, "paths": {k: redact_paths(str(v)) for k, v in folders.items()},
             "config_file_exists": paths.config_file.exists(), "checks": validate(settings, paths, core),
+            "editable": editable_rows(settings),
             "note": "the daemon reads its settings when it starts: edit the config file (or SHADE_* variables), "
                     "then restart it"}
 
@@ -68,5 +70,20 @@ async def config_view(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(describe, service.settings, service.paths, service.core))
 
 
+async def config_edit(request: web.Request) -> web.Response:
+    """Change settings from the dashboard: {settings: {name: value}} (see service/config_edit.py)."""
+    service = request.app[SERVICE]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("send the settings to change as JSON: {\"settings\": {\"intensity\": \"high\"}}") from None
+    changes = body.get("settings") if isinstance(body, dict) else None
+    if not isinstance(changes, dict):
+        raise BadRequest("send the settings to change as JSON: {\"settings\": {\"intensity\": \"high\"}}")
+    checks = {"target": service.core.check_target, "style": service.core.check_style}
+    return web.json_response(await asyncio.to_thread(save, changes, service.settings, service.paths, checks))
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/v1/config", config_view, allow_head=False)
+    app.router.add_post("/v1/config", config_edit)

@@ -11,6 +11,7 @@ from aiohttp_sse import sse_response
 
 from ...service.events import CLOSE
 from ...service.jobs import CONTENT_TYPES, result_filename
+from ...service.open_folder import open_in_file_manager
 from ...service.rejected import rejected_files
 from ...service.store import DONE, FINAL_STATES
 from ...service.stronger import shade_again_stronger
@@ -69,6 +70,12 @@ async def rejected(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     files = await asyncio.to_thread(rejected_files, service.settings.watch_folder)
     return web.json_response({"rejected": files})
+
+
+async def open_to_post(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    await asyncio.to_thread(open_in_file_manager, service.settings.watch_folder)
+    return web.json_response({"opened": True})
 
 
 async def job_events(request: web.Request) -> web.StreamResponse:
@@ -175,6 +182,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/v1/jobs/{id}/result", job_result, allow_head=False)
     app.router.add_post("/v1/jobs/{id}/stronger", stronger_job)
     app.router.add_get("/v1/rejected", rejected, allow_head=False)
+    app.router.add_post("/v1/to-post/open", open_to_post)
     app.router.add_post("/v1/pause", pause)
     app.router.add_post("/v1/resume", resume)
     app.router.add_post("/v1/pair", pair)

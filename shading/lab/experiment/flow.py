@@ -26,7 +26,12 @@ class FlowSettings:
 
     width: int = 48               # channels at the latent's resolution (twice that one level down)
     mid_blocks: int = 2           # residual blocks at the lower level
-    steps: int = 120              # optimizer steps: the full experiment (51 trainings) fits 20 minutes on 2 cores
+    steps: int = 600              # at most this many optimizer steps
+    # Train to the plateau: every ``plateau_every`` steps the mean loss of those steps is
+    # compared with the previous stretch's; when it fell by less than ``plateau_gain`` of
+    # it, the model has learnt what it will and training stops (0: always ``steps``).
+    plateau_every: int = 50
+    plateau_gain: float = 0.02
     batch: int = 64
     lr: float = 2e-3
     ema: float = 0.98             # weight averaging: samples come from the averaged weights
@@ -108,7 +113,8 @@ def parameter_count(net: nn.Module) -> int:
 def train_flow(latents: torch.Tensor, labels: torch.Tensor, classes: int, settings: FlowSettings,
                generator: torch.Generator, dtype: Optional[torch.dtype] = None) -> FlowNet:
     """Train a FlowNet from scratch on ``latents`` (N x C x H x W, normalized) with ``labels``
-    (N,), seeded by ``generator``; returns the weight-averaged model, in eval mode.
+    (N,), seeded by ``generator``, until its loss plateaus (or ``settings.steps``); returns the
+    weight-averaged model, in eval mode, with ``steps_trained`` set.
 
     ``dtype``: the autocast dtype of the passes (bfloat16 where the CPU has it natively)."""
     torch.manual_seed(int(torch.randint(0, 2 ** 31 - 1, (1,), generator=generator)))   # the init
@@ -119,7 +125,10 @@ def train_flow(latents: torch.Tensor, labels: torch.Tensor, classes: int, settin
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda k: min(1.0, (k + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * k / settings.steps)))
     n = latents.shape[0]
-    for _ in range(settings.steps):
+    stretch: list[float] = []
+    previous: Optional[float] = None
+    averaged.steps_trained = settings.steps
+    for k in range(settings.steps):
         idx = torch.randint(0, n, (settings.batch,), generator=generator)
         x1, y = latents[idx], labels[idx].clone()
         y[torch.rand(settings.batch, generator=generator) < settings.label_dropout] = classes
@@ -138,6 +147,15 @@ def train_flow(latents: torch.Tensor, labels: torch.Tensor, classes: int, settin
         with torch.no_grad():
             for avg, p in zip(averaged.parameters(), net.parameters()):
                 avg.lerp_(p, 1 - settings.ema)
+        if settings.plateau_every:
+            stretch.append(float(loss))
+            if len(stretch) == settings.plateau_every:
+                now = sum(stretch) / len(stretch)
+                stretch.clear()
+                if previous is not None and previous - now < settings.plateau_gain * previous:
+                    averaged.steps_trained = k + 1
+                    break
+                previous = now
     return averaged.eval()
 
 

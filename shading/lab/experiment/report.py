@@ -16,32 +16,37 @@ _COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255,
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """One line per condition: the share of A's samples the probe calls B (mean ± std over
-    seeds), the share still called A, the mean probability of B and the centroid distances."""
+    """One line per condition: the share of A's samples each judge calls B (mean ± std over
+    seeds: the latent probe, the pixel judge), the share the probe still calls A, the
+    generator's training steps, and whether both judges show it above the clean control."""
     a, b = report["poisoned"], report["target"]
+    judge = report["probe"].get("pixel_judge", {})
     lines = [
         f"poison experiment: {a} shaded toward {b}; {len(report['seeds'])} seed(s); "
         f"{report['samples_per_condition']} samples per condition and seed",
-        f"probe on clean held-apart latents: accuracy {report['probe']['test_accuracy']:.3f} "
-        f"(chance {report['probe']['chance']:.3f})",
-        f"{'condition':<38} {'called B':>15} {'called A':>15} {'P(B)':>7} {'d(B)':>7} {'d(A)':>7}",
+        f"judges on clean held-apart crops: latent probe {report['probe']['test_accuracy']:.3f}, "
+        f"pixel judge {judge.get('test_accuracy', float('nan')):.3f} (chance {report['probe']['chance']:.3f})",
+        f"{'condition':<34} {'B (probe)':>15} {'B (pixels)':>15} {'A (probe)':>15} {'steps':>6}  verdict",
     ]
     for s in report["conditions"]:
-        t, o = s["target_share"], s["own_share"]
-        lines.append(f"{s['condition']:<38} {t['mean']:>7.3f} ± {t['std']:<5.3f} {o['mean']:>7.3f} ± {o['std']:<5.3f} "
-                     f"{s['target_probability']['mean']:>7.3f} {s['distance_to_target']['mean']:>7.3f} "
-                     f"{s['distance_to_own']['mean']:>7.3f}")
+        t, px, o = s["target_share"], s.get("target_share_pixels"), s["own_share"]
+        pixels = f"{px['mean']:>7.3f} ± {px['std']:<5.3f}" if px else f"{'-':>15}"
+        verdict = (s.get("agreement") or {}).get("verdict", "control")
+        steps = s.get("flow_steps", {}).get("mean", float("nan"))
+        lines.append(f"{s['condition']:<34} {t['mean']:>7.3f} ± {t['std']:<5.3f} {pixels} "
+                     f"{o['mean']:>7.3f} ± {o['std']:<5.3f} {steps:>6.0f}  {verdict}")
     lines.append("shaded images (A's training images):")
     for name, entry in report["shading"].items():
         extra = " ".join(f"{k}={v}" for k, v in entry.items() if k.startswith("latent_ratio+"))
-        lines.append(f"  {name:<16} PSNR {entry['psnr_mean']:.2f} dB, max|d| {entry['linf_255_max']}/255, "
-                     f"latent ratio to the anchor {entry['latent_ratio']:.3f} {extra}, "
-                     f"{entry['seconds_per_image']:.1f}s per image")
+        seen = entry.get("ssimulacra2_median")
+        lines.append(f"  {name:<22} SSIMULACRA2 {seen if seen is not None else '-'}, PSNR {entry['psnr_mean']:.2f} dB, "
+                     f"max|d| {entry['linf_255_max']}/255, latent ratio to the anchor {entry['latent_ratio']:.3f} "
+                     f"{extra}, {entry['seconds_per_image']:.1f}s per image")
     t = report.get("targets") or {}
     if t:
-        lines.append(f"target: {t['condition']} {t['target_share']:.3f} vs label swap {t['label_swap']:.3f} "
-                     f"(half met: {t['half_of_label_swap_met']}); margin over clean {t['margin_over_clean']:.3f} "
-                     f"vs seed spread {t['seed_spread']:.3f} (met: {t['margin_exceeds_spread']})")
+        lines.append(f"target: {t['condition']} {t['target_share']:.3f} (probe) / {t['target_share_pixels']:.3f} "
+                     f"(pixels) vs label swap {t['label_swap']:.3f} (0.25 met: {t['quarter_met']}); "
+                     f"{t['verdict']}")
     total = report["timing"]["total"]
     lines.append(f"time: {total['wall_s']:.0f}s wall, {total['cpu_s']:.0f}s CPU; {report['cpu']}, "
                  f"{report['torch_threads']} threads, native bf16: {report['native_bf16']}, "

@@ -6,9 +6,13 @@ The design, in short:
 - concept A's training crops are shaded toward concept B (Shade through ``protect``, or
   the reference attack), a share p of them per condition, optionally purified after;
 - every condition trains the same small class-conditional flow model from scratch on the
-  taef2 latents (with the same seeds, so conditions are paired), samples latents for A,
-  and the probe says what share of them looks like B;
-- the clean control (p = 0) and the label-swap upper bound (B's crops labelled A) frame it.
+  taef2 latents (with the same seeds, so conditions are paired) until its loss plateaus,
+  samples latents for A, and two judges of different kinds say what share of them looks
+  like B: a linear probe on pooled latents, and a small conv net on the decoded pixels;
+  a condition counts as shown only when both see it above the clean control's noise;
+- the clean control (p = 0) and the label-swap upper bound (B's crops labelled A) frame it;
+- Shade runs with the layout-sharing concept target and with the old whole-anchor one,
+  and the reference attack at its published eps and scaled to Shade's visibility.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from ...measure.perceptual import score_arrays
 from ...models.encoders import load_encoder, resolve_device
 from ...optimize.attack import reference_attack
 from ...optimize.precision import optimizer_dtype
-from ...options import ProtectOptions
-from ...protector import protect
+from ...options import INTENSITIES, ProtectOptions
+from ...protector import Protector
+from .agreement import agreement, judge_margin
 from .data import (
     PURIFIERS,
     Concept,
@@ -42,6 +48,7 @@ from .data import (
 )
 from .decoder import load_decoder
 from .flow import FlowNet, FlowSettings, parameter_count, sample_flow, train_flow
+from .pixels_judge import JudgeSettings, pixel_accuracy, pixel_shares, train_pixel_judge
 from .probe import Probe, confusion, mean_probabilities, shares, train_probe
 
 Log = Callable[[str], None]
@@ -66,13 +73,16 @@ class PoisonConfig:
     probe_test_images: int = 2                 # ... and that test it
     doses: tuple[int, ...] = (0, 25, 50, 100)  # percent of A's training images poisoned
     intensities: tuple[str, ...] = ("default", "high")
+    objectives: tuple[str, ...] = ("concept", "anchor")   # Shade's targets: the first is the default's
     quality: str = "default"
     reference: bool = True                     # also the reference attack (Nightshade's optimizer)
+    reference_matched: bool = True             # ... and its pattern scaled to Shade's visibility
     reference_eps: float = 0.04
     reference_steps: int = 100
     purifiers: tuple[str, ...] = ("jpeg75", "noise0.05+bilateral")
     seeds: tuple[int, ...] = (0, 1, 2)
     flow: FlowSettings = field(default_factory=FlowSettings)
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
     samples: int = 96                          # generated latents judged per condition and seed
     grid_samples: int = 8
     model_dirs: tuple[Path, ...] = ()
@@ -88,7 +98,8 @@ def fast_config(**overrides: Any) -> PoisonConfig:
     base = PoisonConfig(crop=160, source_short=320, train_images=4, probe_images=2, probe_test_images=1,
                         doses=(0, 100), intensities=("default",), quality="fast", reference=True,
                         reference_steps=10, purifiers=(), seeds=(0,),
-                        flow=FlowSettings(width=32, steps=100, batch=48), samples=48, grid_samples=4)
+                        flow=FlowSettings(width=32, steps=300, batch=48, plateau_every=50), samples=48,
+                        grid_samples=4, judge=JudgeSettings(steps=150))
     return replace(base, **overrides)
 
 
@@ -99,30 +110,37 @@ class Condition:
     dose: int                      # percent of A's training images changed
     intensity: Optional[str] = None
     purifier: Optional[str] = None
+    variant: Optional[str] = None  # shade: its objective; reference: "published" or "matched"
 
     @property
-    def source(self) -> tuple[str, Optional[str]]:
-        """Which poisoned image set it draws from (kind, intensity)."""
-        return self.kind, self.intensity
+    def source(self) -> tuple[str, Optional[str], Optional[str]]:
+        """Which poisoned image set it draws from (kind, intensity, variant)."""
+        return self.kind, self.intensity, self.variant
 
 
 def conditions_for(config: PoisonConfig) -> list[Condition]:
     out = [Condition("clean", "clean", 0)]
     poisoned = [d for d in config.doses if d > 0]
-    for intensity in config.intensities:
-        out += [Condition(f"shade-{intensity}-p{d}", "shade", d, intensity) for d in poisoned]
+    first = config.objectives[0] if config.objectives else "concept"
+    for objective in config.objectives:
+        tag = "" if objective == first else f"-{objective}"
+        for intensity in (config.intensities if objective == first else config.intensities[:1]):
+            out += [Condition(f"shade-{intensity}{tag}-p{d}", "shade", d, intensity, None, objective)
+                    for d in poisoned]
     if config.reference:
-        out += [Condition(f"reference-p{d}", "reference", d) for d in poisoned]
+        out += [Condition(f"reference-p{d}", "reference", d, None, None, "published") for d in poisoned]
+        if config.reference_matched and config.intensities:
+            out.append(Condition("reference-matched-p100", "reference", 100, None, None, "matched"))
     out.append(Condition("label-swap", "label_swap", 100))
     for purifier in config.purifiers:
         # The purifier alone, on A's clean images: what the rows below owe to the cleaning
         # itself (a model trained on blurred or recompressed A drifts, shaded or not).
         out.append(Condition(f"purified-p100+{purifier}", "purified", 100, None, purifier))
-        if config.intensities:
+        if config.intensities and config.objectives:
             out.append(Condition(f"shade-{config.intensities[0]}-p100+{purifier}", "shade", 100,
-                                 config.intensities[0], purifier))
+                                 config.intensities[0], purifier, first))
         if config.reference:
-            out.append(Condition(f"reference-p100+{purifier}", "reference", 100, None, purifier))
+            out.append(Condition(f"reference-p100+{purifier}", "reference", 100, None, purifier, "published"))
     return out
 
 
@@ -246,6 +264,21 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                         "train_windows": int(len(fit_y)), "test_windows": int(len(test_y))}
     log(f"probe: held-apart accuracy {probe_report['test_accuracy']:.3f} (chance {1 / classes:.3f})")
 
+    def decoded(latents: torch.Tensor) -> torch.Tensor:
+        """Normalized latents -> RGB in [0, 1] through the taef2 decoder, in batches."""
+        with torch.no_grad():
+            return torch.cat([decode(norm.invert(latents[i:i + 64])).float().clamp(0, 1)
+                              for i in range(0, latents.shape[0], 64)])
+
+    with _Stage(clock, "pixel judge"):
+        fit_rgb, test_rgb = decoded(torch.cat(fit)), decoded(torch.cat(test))
+        judge = train_pixel_judge(fit_rgb, fit_y, classes, torch.Generator().manual_seed(config.data_seed + 5),
+                                  config.judge)
+        probe_report["pixel_judge"] = {"kind": "conv net on decoded pixels", "steps": config.judge.steps,
+                                       "train_accuracy": round(pixel_accuracy(judge, fit_rgb, fit_y), 4),
+                                       "test_accuracy": round(pixel_accuracy(judge, test_rgb, test_y), 4)}
+    log(f"pixel judge: held-apart accuracy {probe_report['pixel_judge']['test_accuracy']:.3f}")
+
     conditions = conditions_for(config)
     # Shade or attack each of A's training images once per (method, intensity).
     poisoned_images: dict[tuple[str, Optional[str]], list[np.ndarray]] = {}
@@ -260,31 +293,40 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
         den = (z_clean_a - z_anchor).flatten(1).norm(dim=1)
         return round(float((num / den).mean()), 4)
 
+    protector = Protector({ENCODER: encoder}, device, dirs)
+    deltas: list[torch.Tensor] = []                 # the reference's patterns at its published eps
+    matched_visibility = INTENSITIES[config.intensities[0]].visibility if config.intensities else 78.0
     for source in dict.fromkeys(c.source for c in conditions if c.kind in ("shade", "reference")):
-        kind, intensity = source
-        label = f"shade-{intensity}" if kind == "shade" else "reference"
+        kind, intensity, variant = source
+        label = (f"shade-{intensity}" + ("" if variant == config.objectives[0] else f"-{variant}")
+                 if kind == "shade" else f"reference-{variant}")
         with _Stage(clock, f"shading:{label}") as stage:
             images, measured = [], []
-            for i in train_idx:
+            for k, i in enumerate(train_idx):
                 original = crops[names[a]][i]
                 if kind == "shade":
-                    result = protect(original, ProtectOptions(
+                    result = protector.protect(original, ProtectOptions(
                         mode="poison", anchor=anchor, encoders=(ENCODER,), intensity=intensity,
                         quality=config.quality, seed=10_000 * (config.data_seed + 1) + i, model_dirs=dirs,
-                        device=device, view_size=config.crop))
+                        device=device, view_size=config.crop, objective=variant))
                     images.append(np.asarray(result.image.convert("RGB")))
                     measured.append(result.measurements)
-                else:
+                elif variant == "published":
                     x = to_tensor(original).to(device)
                     delta = reference_attack(x, encoder, z_anchor.to(device), config.reference_eps,
                                              config.reference_steps)
+                    deltas.append(delta.cpu())
                     images.append(to_uint8(x + delta))
+                else:
+                    images.append(_scaled_to_visibility(original, deltas[k], matched_visibility))
             poisoned_images[source] = images
         seconds = time.perf_counter() - stage.wall
         psnrs = [_psnr(crops[names[a]][i], img) for i, img in zip(train_idx, images)]
+        seen = [score_arrays(crops[names[a]][i], img, torch.float32) for i, img in zip(train_idx, images)]
         z = encode_bases(encoder, images, device)
         entry = {"images": len(images), "seconds_per_image": round(seconds / max(1, len(images)), 2),
                  "psnr_mean": round(statistics.fmean(psnrs), 2),
+                 "ssimulacra2_median": round(statistics.median(seen), 2),
                  "linf_255_max": int(max(np.abs(img.astype(int) - crops[names[a]][i].astype(int)).max()
                                          for i, img in zip(train_idx, images))),
                  "latent_ratio": ratio_to_anchor(z)}
@@ -292,8 +334,10 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
             entry["protect_latent_ratio_mean"] = round(statistics.fmean(m["latent_ratio"] for m in measured), 4)
             entry["weak"] = sum(bool(m.get("weak")) for m in measured)
             entry["steps"] = measured[0].get("steps")
+            entry["objective"] = variant
+            entry["concept_ratio_mean"] = round(statistics.fmean(m["concept_ratio"] for m in measured), 4)
         else:
-            entry.update(eps=config.reference_eps, steps=config.reference_steps)
+            entry.update(eps=config.reference_eps, steps=config.reference_steps, variant=variant)
         for purifier in config.purifiers:
             cleaned = [PURIFIERS[purifier](img, 7 + i) for i, img in enumerate(images)]
             entry[f"latent_ratio+{purifier}"] = ratio_to_anchor(encode_bases(encoder, cleaned, device))
@@ -301,13 +345,13 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
         log(f"{label}: {len(images)} images, {entry['seconds_per_image']}s each, PSNR {entry['psnr_mean']}, "
             f"latent ratio to the anchor {entry['latent_ratio']}")
 
-    poisoned_images[("purified", None)] = [crops[names[a]][i] for i in train_idx]   # cleaned, not shaded
+    poisoned_images[("purified", None, None)] = [crops[names[a]][i] for i in train_idx]   # cleaned, not shaded
 
     # The poisoned latents each condition can draw from, encoded once.
-    latent_cache: dict[tuple[str, Optional[str], Optional[str]], torch.Tensor] = {}
+    latent_cache: dict[tuple[str, Optional[str], Optional[str], Optional[str]], torch.Tensor] = {}
 
     def poisoned_latents(c: Condition) -> torch.Tensor:
-        key = (c.kind, c.intensity, c.purifier)
+        key = (c.kind, c.intensity, c.variant, c.purifier)
         if key not in latent_cache:
             images = poisoned_images[c.source]
             if c.purifier:
@@ -343,6 +387,9 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                 gen = torch.Generator().manual_seed(2_000 + seed)
                 samples = sample_flow(net, a, config.samples, shape, config.flow, gen, gen_dtype)
                 row = _judge(probe, samples, a, b, names)
+                pixel = pixel_shares(judge, decoded(samples), classes)
+                row.update(target_share_pixels=round(pixel[b], 4), own_share_pixels=round(pixel[a], 4),
+                           flow_steps=int(getattr(net, "steps_trained", config.flow.steps)))
                 row.update(seed=seed, train_seconds=round(train_s, 2),
                            poisoned_images=len(subsets[c.dose]) if c.kind not in ("clean", "label_swap")
                            else (n_train if c.kind == "label_swap" else 0))
@@ -358,17 +405,23 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                     rgb = decode(norm.invert(samples[:config.grid_samples]))
                     grids[c.name] = (rgb.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
             results[c.name].append(row)
-            log(f"seed {seed} {c.name}: share called {names[b]} {row['target_share']:.3f}, "
-                f"called {names[a]} {row['own_share']:.3f} ({train_s:.1f}s)")
+            log(f"seed {seed} {c.name}: share called {names[b]} {row['target_share']:.3f} (probe), "
+                f"{row['target_share_pixels']:.3f} (pixels); called {names[a]} {row['own_share']:.3f} "
+                f"({row['flow_steps']} steps, {train_s:.1f}s)")
 
     summary = []
+    clean_rows = results["clean"]
     for c in conditions:
         rows = results[c.name]
+        judges = {judge_name: judge_margin([r[key] for r in rows], [r[key] for r in clean_rows], config.samples)
+                  for judge_name, key in (("probe", "target_share"), ("pixels", "target_share_pixels"))}
         summary.append({
             "condition": c.name, "kind": c.kind, "dose": c.dose, "intensity": c.intensity, "purifier": c.purifier,
+            "variant": c.variant,
             **{metric: _stats([r[metric] for r in rows])
-               for metric in ("target_share", "own_share", "target_probability", "distance_to_target",
-                              "distance_to_own")},
+               for metric in ("target_share", "target_share_pixels", "own_share", "own_share_pixels",
+                              "target_probability", "distance_to_target", "distance_to_own", "flow_steps")},
+            "agreement": agreement(judges) if c.kind != "clean" else None,
             "seeds": rows,
         })
     report = {
@@ -382,8 +435,10 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                  "train_images_per_concept": n_train, "windows_per_concept": int(len(clean_train[names[0]])),
                  "probe_images_per_concept": n_fit, "probe_test_images_per_concept": n_test,
                  "source_short": config.source_short, "data_seed": config.data_seed},
-        "shade": {"quality": config.quality, "intensities": list(config.intensities)},
-        "reference": {"enabled": config.reference, "eps": config.reference_eps, "steps": config.reference_steps},
+        "shade": {"quality": config.quality, "intensities": list(config.intensities),
+                  "objectives": list(config.objectives)},
+        "reference": {"enabled": config.reference, "eps": config.reference_eps, "steps": config.reference_steps,
+                      "matched_visibility": matched_visibility if config.reference_matched else None},
         "seeds": list(config.seeds), "doses": list(config.doses), "samples_per_condition": config.samples,
         "probe": probe_report,
         "shading": shading_report,
@@ -406,6 +461,23 @@ def _crops_at(images: Sequence[np.ndarray], size: int) -> np.ndarray:
     return np.stack(out)
 
 
+def _scaled_to_visibility(original: np.ndarray, delta: torch.Tensor, visibility: float) -> np.ndarray:
+    """The reference's pattern scaled down until the image keeps SSIMULACRA2 ``visibility``
+    (bisection on the scale; the published eps when it is already within)."""
+    x = to_tensor(original)
+
+    def shaded(s: float) -> np.ndarray:
+        return to_uint8(x + s * delta)
+
+    if score_arrays(original, shaded(1.0), torch.float32) >= visibility:
+        return shaded(1.0)
+    low, high = 0.0, 1.0
+    for _ in range(8):
+        mid = (low + high) / 2
+        low, high = (mid, high) if score_arrays(original, shaded(mid), torch.float32) >= visibility else (low, mid)
+    return shaded(low)
+
+
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 99.0 if mse == 0 else 10 * float(np.log10(255.0 ** 2 / mse))
@@ -422,8 +494,9 @@ def _judge(probe: Probe, samples: torch.Tensor, a: int, b: int, names: list[str]
 
 
 def _targets(summary: list[dict[str, Any]], config: PoisonConfig) -> dict[str, Any]:
-    """The issue's target: at p = 100 % and the first intensity, Shade's target share is at
-    least half the label swap's, and above the clean control by more than the seeds' spread."""
+    """The issue's target at p = 100 % and the first intensity (the default objective): a
+    share called B of at least 0.25 on both judges, and both judges showing it above the
+    clean control's noise."""
     by = {s["condition"]: s for s in summary}
     if not config.intensities or 100 not in config.doses:
         return {}
@@ -431,12 +504,8 @@ def _targets(summary: list[dict[str, Any]], config: PoisonConfig) -> dict[str, A
     clean, swap = by["clean"], by["label-swap"]
     if shade is None:
         return {}
-    margin = shade["target_share"]["mean"] - clean["target_share"]["mean"]
-    spread = max(shade["target_share"]["max"] - shade["target_share"]["min"],
-                 clean["target_share"]["max"] - clean["target_share"]["min"])
-    half = 0.5 * swap["target_share"]["mean"]
-    return {"condition": shade["condition"], "target_share": shade["target_share"]["mean"],
+    probe, pixels = shade["target_share"]["mean"], shade["target_share_pixels"]["mean"]
+    return {"condition": shade["condition"], "target_share": probe, "target_share_pixels": pixels,
             "label_swap": swap["target_share"]["mean"], "clean": clean["target_share"]["mean"],
-            "half_of_label_swap_met": shade["target_share"]["mean"] >= half,
-            "margin_over_clean": round(margin, 4), "seed_spread": round(spread, 4),
-            "margin_exceeds_spread": margin > spread}
+            "quarter_met": min(probe, pixels) >= 0.25, "shown": shade["agreement"]["shown"],
+            "verdict": shade["agreement"]["verdict"]}
