@@ -54,7 +54,7 @@ def upload_card(p, daemon: DaemonProcess, painting: Path, work: Path) -> None:
     """The extension's card on a local "art site" (the extension tests' upload page), posting
     ``painting``: photographed once shading ends, with the verdict it shows."""
     site = work / "site"
-    site.mkdir()
+    site.mkdir(parents=True)
     shutil.copy(PAGES_DIR / "upload.html", site / "upload.html")
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import platformdirs
 
 # The core owns the vocabulary (torch-free to import): every choice and limit below derives from it.
-from shading import DEFAULT_MAX_PIXELS, DEFAULT_VIEW_SIZE, DEVICES, INTENSITIES, MODES, QUALITIES
+from shading import DEFAULT_MAX_PIXELS, DEFAULT_VIEW_SIZE, DEVICES, INTENSITIES, MODES, QUALITIES, parse_channels
 
 from .private import private_dir
 
@@ -99,6 +99,11 @@ class Settings:
     quality: str = _setting("default", "How hard the optimizer looks: the default quality preset of a job.")
     encoders: tuple[str, ...] = _setting(("installed",), "The image encoders shaded against (comma-separated in "
                                          "the variable); `installed` means every one installed.")
+    channels: tuple[str, ...] = _setting(("auto",), "What shading acts on (comma-separated): `latent` (the "
+                                         "image encoders a generator trains through), `labels` (the classifiers and "
+                                         "taggers that write its training captions), or `auto`: both where the "
+                                         "label models are installed (`pip install 'shade-art[labels]'`), else "
+                                         "`latent`.")
     device: str = _setting("auto", "Where shading runs: `auto`, `cpu`, `cuda` or `mps`.")
     view_size: int = _setting(DEFAULT_VIEW_SIZE, "Working resolution of the optimization: the short side a "
                               "trainer resizes to.")
@@ -146,7 +151,7 @@ class Settings:
 _PATH_LISTS = {"model_dirs", "anchor_dirs", "style_dirs"}
 # Environment names that differ from SHADE_<NAME>.
 _ENV_NAMES = {"model_dirs": "SHADE_MODEL_DIR", "anchor_dirs": "SHADE_ANCHOR_DIR", "style_dirs": "SHADE_STYLE_DIR"}
-_STR_LISTS = {"encoders", "allowed_origins"}
+_STR_LISTS = {"encoders", "allowed_origins", "channels"}
 TOKEN_STORES = ("keyring", "file")
 CLUSTER_FALLBACKS = ("wait", "local")
 CHOICES: Mapping[str, tuple[str, ...]] = {
@@ -166,7 +171,7 @@ def env_name(name: str) -> str:
 
 def _shown_default(f: dataclasses.Field) -> str:
     value = f.default
-    if isinstance(value, tuple):
+    if isinstance(value, tuple) or value == "":
         return ", ".join(str(v) for v in value) if value else "(none)"
     if isinstance(value, Path):
         return "(see meaning)"
@@ -216,6 +221,8 @@ def _coerce(name: str, raw: Any, from_env: bool) -> Any:
         if name in _PATH_LISTS:
             items = raw.split(os.pathsep) if from_env else list(raw)
             return tuple(Path(p).expanduser() for p in items if str(p))
+        if name == "channels":
+            return parse_channels(raw if from_env or isinstance(raw, str) else ",".join(str(s) for s in raw))
         if name in _STR_LISTS:
             items = raw.split(",") if from_env else list(raw)
             return tuple(str(s).strip() for s in items if str(s).strip())

@@ -70,9 +70,12 @@ _LAZY = {
     "small_copy": "measure.audit", "best_match": "measure.audit",
     "Preview": "measure.preview", "sheet": "measure.preview",
     "Checkpoint": "optimize.checkpoint",
+    "expected_effect": "measure.expected", "effect_table": "measure.expected",
     # The label channel: classifiers, taggers and CLIP towers, their loss and the before/after report.
     "available_label_models": "labels.registry", "load_label_model": "labels.registry",
     "fetch_label_model": "labels.registry", "LabelObjective": "labels.objective", "label_report": "labels.measure",
+    "run_label_bench": "lab.label_bench", "label_bench_table": "lab.label_bench",
+    "parse_channels": "labels.channels", "resolve_channels": "labels.channels",
     # The lab: the benchmark and the poisoning experiment (not used by the product).
     "run_bench": "lab.bench", "run_speed": "lab.bench", "bench_table": "lab.bench", "format_speed": "lab.bench",
     "frontier_plot": "lab.bench", "crop_sheet": "lab.bench",
@@ -81,6 +84,7 @@ _LAZY = {
 }
 
 __all__ = [  # the lazy names too: a test checks that every _LAZY key is here
+    "expected_effect", "effect_table",
     "Protector", "protect", "ProtectOptions", "ProtectResult", "Library", "target_builder", "INTENSITIES",
     "QUALITIES", "MODES", "OBJECTIVES", "CHANNELS", "TUNABLE", "MODE_NEEDS", "mode_needs", "DEVICES", "PRECISIONS", "FORMATS", "DEFAULT_MAX_PIXELS", "DEFAULT_VIEW_SIZE",
     "ANCHOR_EXTENSIONS", "ImageSource", "ProgressCallback", "choices", "format_extension", "normalize_concept",
@@ -92,6 +96,7 @@ __all__ = [  # the lazy names too: a test checks that every _LAZY key is here
     "run_bench", "run_speed", "bench_table", "format_speed", "frontier_plot", "crop_sheet", "peak_above_idle",
     "synthetic_png", "experiment",
     "available_label_models", "load_label_model", "fetch_label_model", "LabelObjective", "label_report",
+    "run_label_bench", "label_bench_table", "parse_channels", "resolve_channels",
 ]
 
 

@@ -164,6 +164,12 @@ class ProtectOptions:
             raise OptionsError(f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         if not self.encoders:
             raise OptionsError("at least one encoder is needed (e.g. taef2)")
+        if not self.channels or any(c not in CHANNELS for c in self.channels):
+            raise OptionsError(f"channels must be one or more of {', '.join(CHANNELS)}, not {self.channels!r}")
+        if "labels" in self.channels and not self.label_models:
+            raise OptionsError("the labels channel needs at least one label model (e.g. efficientnet-lite0)")
+        if not self.label_weight >= 0:
+            raise OptionsError(f"label_weight must be 0 or more, not {self.label_weight!r}")
         if self.visibility is not None and not 1 <= self.visibility <= 99:
             raise OptionsError(f"visibility is an SSIMULACRA2 score between 1 and 99 (e.g. 78), not {self.visibility!r}")
         if self.view_size < 64 or self.view_size % 8:

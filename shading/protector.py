@@ -19,6 +19,7 @@ import torch
 
 from .io.imageio import LoadedImage, _save_kwargs, compose, decode_rgb, load_image
 from .measure.audit import audit_verdict, detect, mean, posted_ratios
+from .measure.expected import expected_effect
 from .measure.metrics import ATTACKS, RatioMeter, linf_255, psnr, rms_255, ssim, visibility
 from .measure.preview import Preview, make_preview
 from .models.decoders import Decoder, load_decoder, pick_decoder_encoder
@@ -230,6 +231,17 @@ class Protector:
 
         width, height = loaded.size
         seen = visibility(loaded.rgb, rgb)
+        # Weak when the latent pull after JPEG 85 is under the intensity's bar, and also when
+        # the poisoning experiment showed no downstream effect at this intensity: a result is
+        # never called protected on a latent figure the experiment does not back.
+        effect = (expected_effect(options.mode, options.intensity)
+                  if options.objective == "concept" and options.visibility is None else None)
+        reason = None
+        if statistics.fmean(ratios85) > intensity.min_protection:
+            reason = "the pull toward the target after JPEG 85 is under this intensity's bar"
+        elif effect is not None and not effect["shown"]:
+            reason = "the poisoning experiment shows no effect on a trained model at this intensity"
+        weak = reason is not None
         measurements = {
             "width": width, "height": height, "mode": options.mode, "target": label,
             "intensity": options.intensity, "quality": options.quality, "visibility_target": target,
@@ -250,7 +262,9 @@ class Protector:
             "concept_ratio": round(statistics.fmean(concept), 5),
             "concept_ratio_jpeg85": round(statistics.fmean(concept85), 5),
             "channels": list(options.channels),
-            "weak": statistics.fmean(ratios85) > intensity.min_protection,
+            "expected_effect": effect,
+            "weak": weak,
+            "weak_reason": reason,
         }
         if "labels" in options.channels:
             from .labels.measure import label_report

@@ -18,9 +18,16 @@ WEAK = "weak"
 NOT_PROTECTED = "not protected"
 LEVELS = (PROTECTED, WEAK, NOT_PROTECTED)
 
-# At or above this latent ratio after a JPEG-85 round trip, the posted copy is no nearer the
-# target than the original was: nothing of the shading survives.
+# At or above this ratio after a JPEG-85 round trip, the posted copy is no nearer the target
+# than the original was: nothing of the shading survives.
 NO_PULL = 1.0
+
+
+def pull_figure(measurements: Mapping[str, Any]) -> Any:
+    """The ratio after JPEG 85 on the figure the optimizer pulls: towards the concept where the
+    result measures one (``concept_ratio_jpeg85``), else towards the anchor's latent."""
+    concept = measurements.get("concept_ratio_jpeg85")
+    return concept if concept is not None else measurements.get("latent_ratio_jpeg85")
 
 WORDS = {
     PROTECTED: "protected: a model trained on it would learn the target instead of your image",
@@ -61,19 +68,25 @@ def effect_words(measurements: Mapping[str, Any]) -> Optional[str]:
     effect = measurements.get("expected_effect")
     if not isinstance(effect, Mapping):
         return None
-    share, label = effect.get("share"), effect.get("label") or "from the poisoning experiment, not this image"
+    label = effect.get("note") or effect.get("label") or "from the poisoning experiment, not this image"
+    if effect.get("words"):                      # the experiment's own sentence (shading.measure.expected)
+        return f"expected effect downstream: {effect['words']} ({label})"
+    share = effect.get("share_called_target", effect.get("share"))
     if isinstance(share, (int, float)):
         return f"expected effect downstream: {float(share):.0%} ({label})"
     return f"expected effect downstream: {label}"
 
 
 def level_of(measurements: Mapping[str, Any]) -> str:
-    """protected / weak / not protected, from the ratio after JPEG 85 and the intensity's bar."""
+    """protected / weak / not protected: the core's ``weak`` flag (or, without one, the ratio
+    after JPEG 85 against the intensity's bar); "not protected" when nothing of the pull
+    survives JPEG 85 (``pull_figure`` at or above ``NO_PULL``)."""
     r85 = measurements.get("latent_ratio_jpeg85")
     weak = measurements.get("weak")
     if r85 is None and weak is None:
         raise ValueError("these measurements hold no protection figures (latent_ratio_jpeg85 or weak)")
-    if r85 is not None and float(r85) >= NO_PULL:
+    pull = pull_figure(measurements)
+    if pull is not None and float(pull) >= NO_PULL and weak is not False:
         return NOT_PROTECTED
     if weak is None:
         bar = INTENSITIES.get(str(measurements.get("intensity")), INTENSITIES["default"]).min_protection

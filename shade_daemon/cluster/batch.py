@@ -78,10 +78,10 @@ def _gpus(plan: Plan, options: Any, resources: dict[str, float]) -> float:
 
 
 class _Input:
-    __slots__ = ("source", "digest", "data")
+    __slots__ = ("source", "digest", "size")
 
-    def __init__(self, source: Path, digest: str, data: bytes):
-        self.source, self.digest, self.data = source, digest, data
+    def __init__(self, source: Path, digest: str, size: int):
+        self.source, self.digest, self.size = source, digest, size
 
 
 def run_batch(sources: Sequence[Path], out_dir: Path, options: Any, *, address: Optional[str] = None,
@@ -123,7 +123,7 @@ def run_batch(sources: Sequence[Path], out_dir: Path, options: Any, *, address: 
         if manifest.done_for(source, digest) is not None:
             report.skipped += 1
             continue
-        todo.append(_Input(source, digest, b"" if plan.shared_fs else data))
+        todo.append(_Input(source, digest, len(data)))       # the bytes are read again, a window at a time
     if not todo:
         return report
 
@@ -146,11 +146,11 @@ def _windows(todo: list[_Input], shared_fs: bool):
     window: list[_Input] = []
     held = 0
     for item in todo:
-        if window and (held + len(item.data) > WINDOW_BYTES or len(window) >= WINDOW_IMAGES):
+        if window and (held + item.size > WINDOW_BYTES or len(window) >= WINDOW_IMAGES):
             yield window
             window, held = [], 0
         window.append(item)
-        held += len(item.data)
+        held += item.size
     if window:
         yield window
 
@@ -161,8 +161,22 @@ def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: 
 
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False        # our bar counts images; Ray's dashboard shows the rest
-    items = [{"index": i, "data": item.data, "path": str(item.source.resolve()) if not item.data else ""}
-             for i, item in enumerate(window)]
+    items = []
+    for i, item in enumerate(window):
+        if plan.shared_fs:
+            items.append({"index": i, "data": b"", "path": str(item.source.resolve())})
+            continue
+        try:
+            data = item.source.read_bytes()
+        except OSError as exc:
+            record(_failed(item.source, item.digest, "ImageError",
+                           f"cannot read {item.source}: {exc.strerror or exc}", "driver"))
+            bar.update(1)
+            continue
+        item.digest = sha256_bytes(data)        # what is shaded is what the manifest names
+        items.append({"index": i, "data": data, "path": ""})
+    if not items:
+        return
     ds = ray.data.from_items(items).map_batches(
         BatchShader, fn_constructor_kwargs={"options": options}, batch_size=1, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(size, len(window))),
@@ -170,7 +184,8 @@ def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: 
         # A dead worker's actor comes back where there is room, and its image is tried again
         # up to ``retries`` times; past that the pipeline stops and the rest are rows below.
         ray_remote_args_fn=partial(_actor_args, plan.retries))
-    pending = set(range(len(window)))
+    pending = {item["index"] for item in items}
+    del items                   # the dataset holds them now
     try:
         for row in ds.iter_rows():
             index = int(row["index"])

@@ -25,7 +25,7 @@ def resolve_address(given: Optional[str], env: Optional[Mapping[str, str]] = Non
     if address in ("auto", "local") or address.startswith("ray://"):
         return address
     host, _, port = address.rpartition(":")
-    if host and port.isdigit():
+    if host and "/" not in host and port.isdigit():
         return address
     raise ClusterError(f"not a Ray address: {address!r}; give auto, local, ray://HOST:10001 or HOST:PORT")
 

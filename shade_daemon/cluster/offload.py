@@ -98,11 +98,12 @@ def run_remote(address: str, input_path: Path, options: Any, progress: Callable[
         proc = subprocess.Popen([sys.executable, "-m", "shade_daemon.cluster.remote_job", address],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=_helper_env())
     last_word = [time.monotonic()]
+    in_callback = threading.Event()     # a paused job waits in the progress callback: that is no stall
     stop = threading.Event()
 
     def watchdog() -> None:
         while not stop.wait(1.0):
-            if time.monotonic() - last_word[0] > stall:
+            if not in_callback.is_set() and time.monotonic() - last_word[0] > stall:
                 proc.kill()
                 return
 
@@ -123,7 +124,12 @@ def run_remote(address: str, input_path: Path, options: Any, progress: Callable[
             except ValueError:
                 continue
             if "progress" in message:
-                progress(*message["progress"])          # may raise Cancelled: the finally ends the helper
+                in_callback.set()
+                try:
+                    progress(*message["progress"])      # may raise Cancelled: the finally ends the helper
+                finally:
+                    in_callback.clear()
+                    last_word[0] = time.monotonic()
             else:
                 outcome = message
         proc.wait()

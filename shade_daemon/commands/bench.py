@@ -46,6 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep-steps", type=int, nargs="+", default=[], metavar="STEPS",
                    help="with --speed: also shade each image at these step counts and report the ratio "
                         "against passes")
+    p.add_argument("--labels", action="store_true",
+                   help="instead: the label channel: each image shaded with the latent channel alone and with "
+                        "both; what the ensemble and a held-out classifier see after JPEG 85 (beyond the "
+                        "original's own JPEG-85 copy), the latent ratio and the time both ways (default images: "
+                        "the paintings and the photos astronaut, coffee, chelsea, rocket; needs shade-art[labels])")
+    p.add_argument("--label-size", type=int, metavar="PX",
+                   help="with --labels: downscale larger images to this short side first (a lighter bench)")
+    p.add_argument("--label-weight", type=float, metavar="W",
+                   help="with --labels: the labels channel's weight in each step's loss (default: the core's)")
     add_shading_arguments(p)
     p.set_defaults(func=run)
 
@@ -100,7 +109,37 @@ def run_speed_report(args: argparse.Namespace, items: list, options) -> int:
     return 0 if report is not None else 1
 
 
-def collect(inputs: list[str], photos: bool) -> list[tuple[str, object]]:
+LABEL_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def run_label_report(args: argparse.Namespace, items: list, options) -> int:
+    from shading import label_bench_table, run_label_bench
+
+    if args.label_size is not None and args.label_size < 64:
+        print("shade: --label-size takes a short side of 64 pixels or more", file=sys.stderr)
+        return 2
+    if "labels" not in options.channels:
+        options.channels = (*options.channels, "labels")
+    if args.label_weight is not None:
+        if not args.label_weight >= 0:
+            print("shade: --label-weight takes a weight of 0 or more", file=sys.stderr)
+            return 2
+        options.label_weight = args.label_weight
+    alternate = None
+    if options.target == "cat":
+        try:
+            from skimage import data
+        except ImportError:
+            data = None
+        if data is not None:
+            alternate = (_png(data.coffee()), "coffee")     # for chelsea, which is the cat already
+    print(f"label bench: {len(items)} image(s), each shaded twice", file=sys.stderr)
+    report = report_or_none(args, lambda: run_label_bench(items, options, args.label_size, alternate, log=_log),
+                            label_bench_table)
+    return 0 if report is not None else 1
+
+
+def collect(inputs: list[str], photos: bool, names: tuple[str, ...] = SKIMAGE_PHOTOS) -> list[tuple[str, object]]:
     items: list[tuple[str, object]] = []
     for raw in inputs:
         path = Path(raw)
@@ -111,7 +150,7 @@ def collect(inputs: list[str], photos: bool) -> list[tuple[str, object]]:
     if photos:
         from skimage import data  # a dev dependency: the photos ship inside the package
 
-        items += [(f"skimage-{n}", _png(getattr(data, n)())) for n in SKIMAGE_PHOTOS]
+        items += [(f"skimage-{n}", _png(getattr(data, n)())) for n in names]
     return items
 
 
@@ -145,12 +184,15 @@ def run(args: argparse.Namespace) -> int:
         return run_cluster_bench(args, options_from(args, settings))
     inputs = args.inputs
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "images"
-    if not inputs and not args.photos and not args.memory:
+    photos = args.photos or (args.labels and not inputs)
+    if not inputs and not photos and not args.memory:
         if not shared.is_dir():
             print("shade: give images or folders to bench (or --photos)", file=sys.stderr)
             return 2
         inputs = [str(shared)]
-    items = collect(inputs, args.photos)
+    if args.labels and not inputs and shared.is_dir():
+        inputs = [str(shared)]
+    items = collect(inputs, photos, LABEL_PHOTOS if args.labels else SKIMAGE_PHOTOS)
     if not items and not args.memory:
         print("shade: no images found to bench", file=sys.stderr)
         return 2
@@ -161,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
         return run_memory(args, options)
     if mode_needs(options.mode, "target") and args.anchor is None and args.target is None:
         options.anchor, options.target = default_anchor(), "cat"
+    if args.labels:
+        return run_label_report(args, items, options)
     if args.speed:
         return run_speed_report(args, items, options)
     if args.sweep_steps:

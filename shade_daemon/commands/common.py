@@ -60,6 +60,13 @@ def add_shading_arguments(parser: argparse.ArgumentParser) -> None:
                         help="poison's target: concept (default) carries the image's own latent toward the "
                              "concept, keeping its layout; anchor aims at the anchor image's whole latent (the "
                              "published recipe, kept for comparison)")
+    parser.add_argument("--channels", metavar="CHANNEL[,CHANNEL]",
+                        help="what the shading acts on: latent (the image encoders), labels (the classifiers and "
+                             "taggers that write training captions), or auto: both where the label models are "
+                             "installed, else latent (default from config: channels)")
+    parser.add_argument("--label-models", metavar="NAME[,NAME...]",
+                        help="the labels channel's ensemble (default efficientnet-lite0,efficientnet-lite1; "
+                             "see `shade models`)")
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)        # testing and tuning
     parser.add_argument("--view-size", type=int, help=argparse.SUPPRESS)    # testing: a smaller trainer view
 
@@ -101,4 +108,22 @@ def options_from(args: argparse.Namespace, settings: Settings) -> "ProtectOption
         large_view=args.large_view,
         precision=args.precision,
         objective=args.objective,
+        **label_options(args, settings),
     )
+
+
+def label_options(args: argparse.Namespace, settings: Settings) -> dict:
+    """``channels`` and ``label_models`` from the flags over the ``channels`` setting, ``auto``
+    resolved against what is installed; exits with a clear line on a bad value."""
+    from shading import ProtectOptions, ShadeError, parse_channels, resolve_channels
+
+    models = ProtectOptions.label_models
+    if getattr(args, "label_models", None):
+        models = tuple(n.strip() for n in args.label_models.split(",") if n.strip())
+    try:
+        wanted = parse_channels(args.channels) if getattr(args, "channels", None) else settings.channels
+        channels = resolve_channels(wanted, models, settings.model_dirs)
+    except ShadeError as exc:
+        print(f"shade: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return {"channels": channels, "label_models": models}

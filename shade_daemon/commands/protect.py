@@ -78,6 +78,19 @@ def verdict_line(src: Path, written: Path, judged, sheet) -> str:
     return line + (f"  (preview {sheet})" if sheet else "")
 
 
+def labels_line(report: dict) -> str:
+    """What each label model sees in the original and in the written file after JPEG 85; a
+    change counts only beyond the original's own JPEG-85 copy."""
+    parts = []
+    for group, rows in (("", report.get("white_box", [])), ("held out ", report.get("held_out", []))):
+        for row in rows:
+            if not row.get("original_top1"):          # a CLIP tower: an embedding, no label
+                continue
+            seen = "changed" if row["changed_above_floor"] else "unchanged"
+            parts.append(f"{group}{row['model']} {row['original_top1']} -> {row['written']['top1']} ({seen})")
+    return "; ".join(parts) or "(no label model names labels)"
+
+
 def _ray_address(args: argparse.Namespace):
     from ..cluster import ClusterError
     from ..cluster.connect import resolve_address
@@ -148,4 +161,6 @@ def run(args: argparse.Namespace) -> int:
             print(verdict_line(src, Path(written), judged, sheet), flush=True)
             print(f"  details: ratio {m['latent_ratio']:.3f} (JPEG85 {m['latent_ratio_jpeg85']:.3f})  "
                   f"SSIMULACRA2 {m['ssimulacra2']:.1f}  PSNR {m['psnr']:.1f} dB  {m['seconds']:.1f}s", flush=True)
+            if m.get("labels"):
+                print(f"  labels after JPEG 85: {labels_line(m['labels'])}", flush=True)
     return 1 if failures else 0

@@ -15,7 +15,19 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import ClientPayloadError, web
 
-from ..service.errors import is_disk_full, redact_paths, storage_error
+from ..service.errors import (
+    BadRequest,
+    Busy,
+    Conflict,
+    DiskFull,
+    Gone,
+    NotFound,
+    ServiceError,
+    StorageError,
+    is_disk_full,
+    redact_paths,
+    storage_error,
+)
 
 log = logging.getLogger("shade.daemon")
 
@@ -69,6 +81,18 @@ STATUS = {
     "storage_error": 500,
 }
 SHADE_STATUS = STATUS      # the name older code and tests know
+# The service's error kinds -> status: they decide for a ServiceError, whatever its code (a
+# library's "anchor_not_found" is a 404, where the core's, a job naming no anchor, is a 400).
+KIND_STATUS = {BadRequest: 400, NotFound: 404, Conflict: 409, Gone: 410, Busy: 503, DiskFull: 507, StorageError: 500}
+
+
+def status_of(exc: BaseException, code: str) -> int:
+    """The one mapping from an error (the service's, by kind; the core's, by code) to a status."""
+    if isinstance(exc, ServiceError):
+        for cls in type(exc).__mro__:
+            if cls in KIND_STATUS:
+                return KIND_STATUS[cls]
+    return STATUS.get(code, 500)
 
 # aiohttp's own exceptions (no route, wrong method, ...) -> our codes.
 _HTTP_CODES = {
@@ -98,7 +122,7 @@ def to_response(exc: BaseException) -> web.Response:
     if isinstance(code, str) and not isinstance(exc, web.HTTPException):
         # Core and service errors carry a message written for the user.
         retry = getattr(exc, "retry_after", None)
-        return error_response(STATUS.get(code, 500), code, redact_paths(str(exc)),
+        return error_response(status_of(exc, code), code, redact_paths(str(exc)),
                               {"Retry-After": str(retry)} if retry else None)
     if isinstance(exc, OSError) and is_disk_full(exc):
         err = storage_error(exc, "Shade's data folder")

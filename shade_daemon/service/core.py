@@ -56,6 +56,7 @@ class Core:
         self.settings = settings
         self.library = Library(tuple(settings.anchor_dirs), tuple(settings.style_dirs), tuple(settings.model_dirs))
         self._protector: Optional[Any] = None
+        self._channels: Optional[tuple[str, ...]] = None
         self._lock = threading.Lock()
 
     # --- the models ----------------------------------------------------------------------
@@ -79,6 +80,13 @@ class Core:
                 self._protector = shading.Protector.from_pretrained(
                     encoders=self.settings.encoders, device=self.settings.device, model_dirs=self.settings.model_dirs)
             return self._protector
+
+    def channels(self) -> tuple[str, ...]:
+        """The ``channels`` setting, ``auto`` resolved (once) against the installed label models."""
+        if self._channels is None:
+            self._channels = shading.resolve_channels(self.settings.channels, ProtectOptions.label_models,
+                                                      self.settings.model_dirs)
+        return self._channels
 
     def preload(self) -> dict[str, Any]:
         """Load every configured encoder; returns {device, encoders}."""
@@ -144,6 +152,7 @@ class Core:
             intensity=opts["intensity"], quality=opts["quality"], encoders=settings.encoders,
             device=settings.device, model_dirs=settings.model_dirs, anchor_dirs=settings.anchor_dirs,
             max_pixels=settings.max_pixels, view_size=settings.view_size, steps=settings.steps or None, seed=seed,
+            channels=self.channels(),
         )
 
     def protect(self, input_path: Path, options: ProtectOptions, progress: Callable[[int, int, str], None],

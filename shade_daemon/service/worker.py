@@ -158,7 +158,7 @@ class ShadingWorker:
 
     def current(self) -> Optional[Current]:
         cur = self._current
-        return Current(cur.job_id, cur.filename, cur.step, cur.total, cur.stage) if cur else None
+        return Current(cur.job_id, cur.filename, cur.step, cur.total, cur.stage, cur.eta) if cur else None
 
     # --- the thread ----------------------------------------------------------------------
     def _preload(self) -> None:

@@ -23,6 +23,7 @@ async function fill() {
   const folders = s.watched_folders || [];
   document.getElementById("to-post-path").textContent = folders.length ? folders.join(", ")
     : "not watched (the daemon runs without a to-post folder)";
+  document.getElementById("open-to-post").hidden = !folders.length;
 }
 
 export async function addFiles(files) {

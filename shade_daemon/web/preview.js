@@ -34,6 +34,18 @@ async function stronger(id) {
   }
 }
 
+// What a tagger sees (the labels channel): each label model's top labels for the original
+// against the shaded file's after JPEG 85; absent when the job had no labels channel.
+function taggerBlock(labels) {
+  if (!labels || !labels.length) return null;
+  const names = (pairs) => pairs.map(([n, prob]) => `${n} ${Math.round(100 * prob)}%`).join(", ");
+  return el("div", { id: "verdict-labels" },
+    el("div", {}, "What a tagger sees (original → shaded, after JPEG 85):"),
+    el("ul", {}, ...labels.map((v) => el("li", { dataset: { model: v.model, changed: String(v.changed) } },
+      `${v.model}${v.held_out ? " (held out)" : ""}: ${names(v.original)} → ${names(v.shaded)}` +
+      (v.changed ? "" : " (top label unchanged)")))));
+}
+
 function verdictBlock(id, p) {
   const v = p.verdict || {};
   const level = (v.level || "unknown").replace(/ /g, "-");
@@ -48,6 +60,7 @@ function verdictBlock(id, p) {
     v.advice ? el("div", { id: "verdict-advice" }, v.advice, " ", next) : next,
     v.effect ? el("div", { id: "verdict-effect", class: "muted" }, v.effect) : null,
     el("div", { id: "verdict-visibility" }, p.visibility),
+    taggerBlock(p.labels),
     el("details", {}, el("summary", {}, "details"),
       el("div", { class: "muted" },
         `latent ratio ${fmt(p.latent_ratio)} at the trainer's view, ${fmt(p.latent_ratio_jpeg85)} after JPEG 85` +
@@ -79,7 +92,7 @@ export async function show(id) {
   const sheet = document.getElementById("preview-sheet");
   sheet.href = p.images.sheet;
   sheet.setAttribute("download", `${p.filename.replace(/\.[^.]+$/, "")}-preview.png`);
-  document.getElementById("verdict").replaceChildren(...verdictBlock(id, p));
+  document.getElementById("verdict").replaceChildren(...verdictBlock(id, p).filter(Boolean));
   document.getElementById("strip-pixels").replaceChildren(
     figure(p.images.original, "original", "original"),
     figure(p.images.shaded, "shaded", "shaded"),

@@ -15,8 +15,9 @@ function banner(text, signIn) {
     box = el("div", { id: "signin", class: "signin", role: "alert" });
     document.getElementById("message").before(box);
   }
-  box.replaceChildren(el("span", {}, text), signIn ? " " : null,
-    signIn ? el("button", { type: "button", id: "signin-check", onclick: () => check() }, "I signed in: check again") : null);
+  box.replaceChildren(...[el("span", {}, text), signIn ? " " : null,
+    signIn ? el("button", { type: "button", id: "signin-check", onclick: () => check() }, "I signed in: check again") : null]
+    .filter(Boolean));
   box.dataset.state = signIn ? "signin" : "down";
 }
 

@@ -80,6 +80,8 @@ def _open(source, name: str) -> Image.Image:
         raise ImageError(f"{name}: not an image Shade can read; use PNG, JPEG or WebP") from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{name}: refused as a decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:   # a header that starts right, then junk
+        raise ImageError(f"{name}: the image is damaged or truncated ({exc}); re-export it") from None
 
 
 def _ijg_table(base, quality: int) -> np.ndarray:

@@ -35,6 +35,7 @@ class ChangeFigures:
     top1_prob: float
     changed: bool             # top-1 differs from the original's
     drop: float               # relative fall of the original top-1's probability: 1 - p_copy / p_original
+    top: tuple[tuple[str, float], ...] = ()   # the few most probable labels of this copy (what a tagger writes)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ModelReport:
     noise_floor: ChangeFigures  # the original's own JPEG round trip
     similarity: Optional[float] = None        # CLIP towers: cosine to the original's embedding (written)
     floor_similarity: Optional[float] = None  # ... and of the original's own JPEG copy
+    original_top: tuple[tuple[str, float], ...] = ()   # the original's few most probable labels
 
     @property
     def changed_above_floor(self) -> bool:
@@ -60,12 +62,22 @@ class ModelReport:
         return d
 
 
+TOP_SHOWN = 3       # labels listed per copy: what a tagger's caption would lead with
+
+
+def _top(model: LabelModel, probs: torch.Tensor, k: int = TOP_SHOWN) -> tuple[tuple[str, float], ...]:
+    shown = torch.tensor(model.shown, device=probs.device)
+    values, order = probs[shown].topk(min(k, len(model.shown)))
+    return tuple((model.labels[int(shown[i])], round(float(v), 4)) for v, i in zip(values, order))
+
+
 @torch.no_grad()
 def _figures(model: LabelModel, image: torch.Tensor, label: int, p0: float) -> ChangeFigures:
     probs = model.probabilities(model(image.to(model.device)))[0]
     shown = torch.tensor(model.shown, device=probs.device)
     top = int(shown[probs[shown].argmax()])
-    return ChangeFigures(model.labels[top], float(probs[top]), top != label, 1 - float(probs[label]) / max(p0, 1e-12))
+    return ChangeFigures(model.labels[top], float(probs[top]), top != label, 1 - float(probs[label]) / max(p0, 1e-12),
+                         _top(model, probs))
 
 
 @torch.no_grad()
@@ -80,7 +92,8 @@ def _report(model: LabelModel, original: torch.Tensor, written: torch.Tensor, fl
     label = int(shown[probs[shown].argmax()])
     p0 = float(probs[label])
     return ModelReport(model.name, held_out, model.labels[label], p0,
-                       _figures(model, written, label, p0), _figures(model, floor, label, p0))
+                       _figures(model, written, label, p0), _figures(model, floor, label, p0),
+                       original_top=_top(model, probs))
 
 
 def label_report(original_rgb: ImageLike, written_rgb: ImageLike, models: Sequence[LabelModel],

@@ -74,7 +74,36 @@ def verdict(measurements: Mapping[str, Any]) -> dict[str, Any]:
         "latent_ratios": measurements.get("latent_ratios") or {},
         "ssimulacra2": s2,
         "visibility": f"change: {seen}" + (f" (SSIMULACRA2 {float(s2):.1f})" if s2 is not None else ""),
+        "labels": tagger_view(measurements),       # what a tagger sees: original -> shaded after JPEG 85
     }
+
+
+def tagger_view(measurements: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """What each label model (classifier, tagger) names in the original and in the written
+    file after a JPEG-85 round trip, from the labels channel's report; empty without it.
+    ``changed``: the top label moved beyond what re-saving the original alone does."""
+    report = measurements.get("labels") or {}
+    out = []
+    for held_out, rows in ((False, report.get("white_box") or []), (True, report.get("held_out") or [])):
+        for row in rows:
+            if not row.get("original_top1"):          # a CLIP tower names no labels
+                continue
+            original = row.get("original_top") or [(row["original_top1"], row.get("original_prob", 0.0))]
+            written = row["written"]
+            shaded = written.get("top") or [(written["top1"], written.get("top1_prob", 0.0))]
+            out.append({"model": row["model"], "held_out": held_out, "changed": bool(row.get("changed_above_floor")),
+                        "original": [[str(n), float(p)] for n, p in original],
+                        "shaded": [[str(n), float(p)] for n, p in shaded]})
+    return out
+
+
+def tagger_lines(view: list[dict[str, Any]]) -> list[str]:
+    """``tagger_view``'s result as lines of text: model: original labels -> the shaded file's."""
+    def names(pairs: list) -> str:
+        return ", ".join(f"{n} {100 * p:.0f}%" for n, p in pairs)
+
+    return [f"{v['model']}{' (held out)' if v['held_out'] else ''}: {names(v['original'])} -> {names(v['shaded'])}"
+            f"{'' if v['changed'] else '  (top label unchanged)'}" for v in view]
 
 
 @dataclass
@@ -147,6 +176,9 @@ def sheet(preview: Preview, title: str = "", row_height: int = 320) -> Image.Ima
     ratio = preview.words.get("latent_ratio_jpeg85")
     if ratio is not None:
         words.append(f"latent ratio after JPEG 85: {float(ratio):.3f} (1 = unchanged, 0 = the target)")
+    tagged = [f"  {line}" for line in tagger_lines(preview.words.get("labels") or [])]
+    if tagged:
+        words += ["what a tagger sees (original -> the shaded file after JPEG 85):", *tagged]
     text_h = label_h * (len(words) + (1 if title else 0))
     total_h = sum(label_h + height + gap for _ in tiles) + text_h + gap
     out = Image.new("RGB", (max(width, 480), total_h), "white")

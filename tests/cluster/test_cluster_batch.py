@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -42,10 +43,12 @@ def test_a_folder_shaded_on_the_cluster_has_the_local_runs_bytes(ray_cluster, pl
            # Each worker node has one CPU, so one thread; CPU float sums depend on the thread
            # count, so the local run uses one thread too ("the same kind of device").
            "OMP_NUM_THREADS": "1"}
-    local = run_shade(["protect", *images, "--out", tmp_path / "local", *CLI_OPTIONS], env)
+    with ThreadPoolExecutor(2) as both:           # at once: the worker nodes do not wait for the local run
+        local_run = both.submit(run_shade, ["protect", *images, "--out", tmp_path / "local", *CLI_OPTIONS], env)
+        remote = run_shade(["protect", *images, "--out", tmp_path / "ray", "--ray", ray_cluster.address, "--json",
+                            *CLI_OPTIONS], env)
+        local = local_run.result()
     assert local.returncode == 0, local.stderr
-    remote = run_shade(["protect", *images, "--out", tmp_path / "ray", "--ray", ray_cluster.address, "--json",
-                        *CLI_OPTIONS], env)
     assert remote.returncode == 0, remote.stderr
     shaded = sorted(p.name for p in (tmp_path / "ray").iterdir() if p.suffix == ".png")
     assert shaded == sorted(p.name for p in (tmp_path / "local").iterdir())
@@ -63,7 +66,7 @@ def test_a_folder_shaded_on_the_cluster_has_the_local_runs_bytes(ray_cluster, pl
 def test_a_worker_node_killed_mid_run_still_completes_each_image_once(ray_cluster, plumbing_model_dir, tmp_path):
     from shade_daemon.cluster.batch import run_batch
 
-    images = tiny_images(tmp_path / "in", 12)
+    images = tiny_images(tmp_path / "in", 8)
     killed = []
 
     def kill_first_worker(row: dict) -> None:
@@ -80,10 +83,10 @@ def test_a_worker_node_killed_mid_run_still_completes_each_image_once(ray_cluste
         if killed:
             add_worker(ray_cluster)      # the next tests get two workers again
     assert killed
-    assert report.failed == 0 and report.done == 12
+    assert report.failed == 0 and report.done == 8
     rows = manifest_rows(tmp_path / "out")
     assert done_inputs(rows) == sorted(str(p.resolve()) for p in images)       # each exactly once
-    assert len(rows) == 12
+    assert len(rows) == 8
     written = sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".png")
     assert written == sorted(p.name for p in images)                        # no duplicates, no leftovers
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".shade-")]

@@ -95,3 +95,11 @@ def test_output_names_follow_the_format():
     assert output_name("a.JPEG", "JPEG") == "a.JPEG"
     assert output_name("b.gif", "PNG") == "b.png"
     assert output_name("c.webp", "WEBP") == "c.webp"
+
+
+def test_a_signature_followed_by_junk_is_an_image_error_not_a_crash():
+    from shadetest import png_bytes
+
+    whole = png_bytes(np.zeros((40, 40, 3), np.uint8))
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(whole[:20])             # the signature and half a header chunk

@@ -11,11 +11,11 @@ import pytest
 import torch
 from skimage import data
 
+from shadetest import RANDOM_ENCODER, png_bytes
 from shading import TUNABLE, OptionsError, ProtectOptions, Protector
 from shading.measure.bands import band_terms, channel_stats, coarse, concept_distance
 from shading.optimize.attack import AttackSettings
 from shading.optimize.targets import TargetBuilder, carry_concept
-from shadetest import RANDOM_ENCODER, png_bytes
 
 
 def test_every_tunable_setting_is_an_optimizer_setting_and_the_rest_are_derived():
@@ -102,3 +102,47 @@ def test_the_concept_target_moves_the_concept_further_at_equal_visibility(model_
 
 
 MARGIN = 0.03
+
+
+def _report(share_probe: float, share_pixels: float, shown: bool) -> dict:
+    def stats(v: float) -> dict:
+        return {"mean": v, "std": 0.0, "min": v, "max": v}
+    return {"poisoned": "coffee", "target": "astronaut", "seeds": [0, 1], "samples_per_condition": 48,
+            "shade": {"intensities": ["default"]},
+            "conditions": [
+                {"condition": "clean", "target_share": stats(0.01), "target_share_pixels": stats(0.0)},
+                {"condition": "shade-default-p100", "target_share": stats(share_probe),
+                 "target_share_pixels": stats(share_pixels),
+                 "agreement": {"shown": shown, "verdict": "shown" if shown else "not shown: only probe saw it"}},
+                {"condition": "label-swap", "target_share": stats(1.0), "target_share_pixels": stats(0.98)},
+            ]}
+
+
+def test_the_expected_effect_comes_from_the_experiment_and_says_so(tmp_path):
+    from shading import effect_table, expected_effect
+
+    table = tmp_path / "expected.json"
+    table.write_text(__import__("json").dumps(effect_table(_report(0.4, 0.05, shown=False))))
+    effect = expected_effect("poison", "default", table)
+    # The weaker judge's share is the figure, and an effect one judge alone saw is not claimed.
+    assert effect["share_called_target"] == 0.05 and effect["shown"] is False
+    assert "not measured on this image" in effect["note"] and "experiment" in effect["words"]
+    assert "not shown" in effect["words"] and "coffee shaded toward astronaut" in effect["source"]
+    assert expected_effect("cloak", "default", table) is None and expected_effect("poison", "high", table) is None
+
+
+def test_protect_json_carries_the_expected_effect(plumbing_model_dir, anchor_dir):
+    """Poison at an intensity the shipped table covers carries it, labelled; a custom
+    visibility or the old objective carries none (the experiment did not measure those)."""
+    from shading import expected_effect
+
+    shipped = expected_effect("poison", "default")
+    assert shipped is not None, "shading/assets/expected_effect.json ships with the package"
+    rgb = (np.random.default_rng(5).random((48, 64, 3)) * 255).astype(np.uint8)
+    protector = Protector.from_pretrained((RANDOM_ENCODER,), "cpu", (plumbing_model_dir,))
+    base = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(plumbing_model_dir,), encoders=(RANDOM_ENCODER,),
+                view_size=64, quality="fast", seed=3, steps=2, self_check=False)
+    m = protector.protect(png_bytes(rgb), ProtectOptions(**base)).measurements
+    assert m["expected_effect"] == shipped and m["expected_effect"]["note"].startswith("from Shade's poisoning")
+    assert protector.protect(png_bytes(rgb), ProtectOptions(**base, objective="anchor")).measurements[
+        "expected_effect"] is None

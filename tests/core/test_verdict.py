@@ -32,6 +32,16 @@ def test_levels_come_from_the_intensitys_own_bar(intensity):
     assert verdict({"intensity": intensity, "latent_ratio_jpeg85": bar + 0.01}).level == "weak"
 
 
+def test_not_protected_reads_the_figure_the_optimizer_pulls():
+    # A concept target: the pull is measured on the concept's ratio, not the anchor's.
+    m = {"intensity": "default", "weak": True, "latent_ratio_jpeg85": 1.05}
+    assert verdict({**m, "concept_ratio_jpeg85": 0.8}).level == "weak"
+    assert verdict({**m, "concept_ratio_jpeg85": 1.01}).level == "not protected"
+    assert verdict(m).level == "not protected"
+    # The core's own "not weak" is never overruled into "not protected".
+    assert verdict({**m, "weak": False, "concept_ratio_jpeg85": 1.2}).level == "protected"
+
+
 def test_advice_names_a_step_that_exists_or_says_there_is_none():
     weak_default = verdict({"intensity": "default", "latent_ratio_jpeg85": 0.95, "weak": True})
     assert weak_default.next_intensity == "high" and "high" in weak_default.advice
@@ -51,6 +61,10 @@ def test_expected_effect_is_shown_with_its_label_when_present():
     v = verdict({**m, "expected_effect": {"share": 0.4, "label": "from the experiment, not this image"}})
     assert v.effect and "40%" in v.effect and "not this image" in v.effect
     assert v.as_dict()["effect"] == v.effect
+    # The strength work's shape: its own sentence and a note saying where the figure comes from.
+    v = verdict({**m, "expected_effect": {"share_called_target": 0.3, "words": "in the experiment, 30% came out as "
+                                          "the target", "note": "not measured on this image"}})
+    assert "30% came out as the target" in v.effect and "not measured on this image" in v.effect
 
 
 def test_the_verdict_imports_without_torch():

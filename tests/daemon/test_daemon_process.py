@@ -51,7 +51,8 @@ def test_lifecycle_single_instance_and_cli(proc_env, tmp_path, daemons):
     assert set(info) == {"url", "pid", "version", "port"}
     assert info["url"] == f"http://127.0.0.1:{info['port']}" and info["port"] > 0
     status, health = d.request("GET", "/v1/health", auth=False)
-    assert status == 200 and health == {"ok": True, "version": info["version"]}
+    assert status == 200 and health == {"ok": True, "version": info["version"], "problem": None,
+                                         "worker": {"alive": True, "restarts": 0}}
     # Bound to loopback only.
     ip = _non_loopback_ip()
     if ip:

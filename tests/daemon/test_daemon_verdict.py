@@ -47,6 +47,9 @@ async def test_a_weak_job_says_so_everywhere_and_can_be_shaded_again_stronger(ma
     progress = [d for e, d in events if e == "progress"]
     words = {d["words"] for d in progress}
     assert any(w.startswith("shading ") and " of " in w for w in words), words
+    # A time estimate from the time per step measured here, once a step has been timed.
+    timed = [d for d in progress if d["eta_seconds"] is not None]
+    assert timed and all(d["eta_seconds"] >= 0 and d["eta_words"].startswith("about ") for d in timed), progress
     # The queue's rows carry it too.
     rows = (await (await client.get("/v1/jobs", headers=auth(token))).json())["jobs"]
     assert next(r for r in rows if r["id"] == first)["verdict"]["level"] == "weak"
@@ -78,3 +81,19 @@ async def test_stronger_needs_a_done_job(make_client):
     r = await client.post(f"/v1/jobs/{job_id}/stronger", headers=auth(token))
     assert r.status == 409 and (await r.json())["error"]["code"] == "job_not_done"
     assert (await client.post("/v1/jobs/nosuchjob/stronger", headers=auth(token))).status == 404
+
+
+async def test_a_running_job_record_says_its_stage_and_time_left(make_client):
+    from shadetest import poll_until
+
+    client, token, _ = await make_client(steps=60)
+    job_id = (await (await upload(client, token, image_bytes((96, 72)), target="cat")).json())["id"]
+
+    async def running():
+        job = await (await client.get(f"/v1/jobs/{job_id}", headers=auth(token))).json()
+        return job if job["status"] == "running" and job["stage"] == "optimize" and job["step"] >= 3 else None
+
+    job = await poll_until(running, 120, 0.05, "a few steps")
+    assert job["words"] == f"shading {job['step']} of {job['total']}"
+    assert job["eta_seconds"] is not None and job["eta_words"].startswith("about ")
+    await client.delete(f"/v1/jobs/{job_id}", headers=auth(token))

@@ -78,6 +78,7 @@ def test_a_weak_result_says_so_and_shade_again_stronger_climbs_the_ladder(contex
     job_id = watching.upload(image_bytes((96, 72)), "woman.png")
     job = watching.wait_job(job_id, lambda j: j["status"] == "done")
     assert job["measurements"]["weak"] and job["measurements"]["intensity"] == "default"
+    assert job["verdict"]["level"] == "weak", job["measurements"]     # measured weak, not "not protected"
     page = signed_in(context, watching)
     row = row_of(page, job_id)
     row.locator(".state").filter(has_text="weakly protected").wait_for(timeout=30000)
