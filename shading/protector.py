@@ -199,7 +199,11 @@ class Protector:
         render.release()
         release_free_memory()
         meter = RatioMeter(encoders, builder, loaded.rgb, options.view_size, device)
-        ratios85 = meter.ratios(rgb, ATTACKS["jpeg85"])
+        # The pull the self-check and the weak flag judge: toward the concept's statistics for
+        # targets that share the image's layout (the whole latent is not their aim), else toward
+        # the whole target latent.
+        pull = meter.concept_ratios if builder.shares_layout else meter.ratios
+        ratios85 = pull(rgb, ATTACKS["jpeg85"])
         # Self-check: after the trip through a platform (JPEG 85 at the trainer's view) the
         # protection must stay under the intensity's threshold; if not, keep working. The
         # extra steps continue at the schedule's low end; if the file they make is not
@@ -215,7 +219,7 @@ class Protector:
                            lr=shader.settings.lr * shader.settings.check_lr)
             render.set_pattern(*shader.unit())
             scale, data, rgb, _ = render.fit(target, scale)
-            ratios85 = meter.ratios(rgb, ATTACKS["jpeg85"])
+            ratios85 = pull(rgb, ATTACKS["jpeg85"])
             checked = "improved"
             if statistics.fmean(ratios85) >= statistics.fmean(ratios85_before):
                 checked = "no gain"
@@ -225,7 +229,8 @@ class Protector:
                 scale, data, rgb, _ = render.fit(target, first_fit)
             render.release()               # the refit made the mask again
             release_free_memory()
-        ratios = meter.ratios(rgb)
+        pulls85 = ratios85
+        ratios, ratios85 = meter.ratios(rgb), meter.ratios(rgb, ATTACKS["jpeg85"])
         concept, concept85 = meter.concept_ratios(rgb), meter.concept_ratios(rgb, ATTACKS["jpeg85"])
         report(total, total, "save")
 
@@ -237,7 +242,7 @@ class Protector:
         effect = (expected_effect(options.mode, options.intensity)
                   if options.objective == "concept" and options.visibility is None else None)
         reason = None
-        if statistics.fmean(ratios85) > intensity.min_protection:
+        if statistics.fmean(pulls85) > intensity.min_protection:
             reason = "the pull toward the target after JPEG 85 is under this intensity's bar"
         elif effect is not None and not effect["shown"]:
             reason = "the poisoning experiment shows no effect on a trained model at this intensity"

@@ -45,6 +45,7 @@ class Verdict:
     advice: str                      # what to do next, in words ("" when nothing is needed)
     next_intensity: Optional[str]    # the next step up the ladder, None at the top
     effect: Optional[str] = None     # the expected downstream effect, where measured
+    reason: Optional[str] = None     # why it is not protected, in the core's words (``weak_reason``)
 
     @property
     def protected(self) -> bool:
@@ -106,4 +107,5 @@ def verdict(measurements: Mapping[str, Any]) -> Verdict:
                   "and the protection stronger.")
     else:
         advice = f"It is {STRONGEST}, so shading it again will not help; another target may work better."
-    return Verdict(level, WORDS[level], advice, step, effect_words(measurements))
+    reason = measurements.get("weak_reason") if level != PROTECTED else None
+    return Verdict(level, WORDS[level], advice, step, effect_words(measurements), reason or None)

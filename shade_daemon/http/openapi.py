@@ -194,7 +194,7 @@ def openapi_document() -> dict[str, Any]:
                     "words": {"type": "string", "description": "where the job is, or its verdict, in words"},
                     "eta_seconds": {"type": ["number", "null"]}, "eta_words": {"type": ["string", "null"]},
                     "verdict": {"type": ["object", "null"], "description": "a done job's verdict: level (protected, "
-                                "weak, not protected), words, advice, next_intensity, effect"},
+                                "weak, not protected), words, advice, next_intensity, effect, reason"},
                     "error": {"type": ["object", "null"]}, "result_url": {"type": ["string", "null"]},
                     "result_filename": {"type": "string"}, "result_content_type": {"type": "string"}}},
             },

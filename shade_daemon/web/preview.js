@@ -58,6 +58,7 @@ function verdictBlock(id, p) {
   return [
     el("div", { class: `level ${level}`, id: "verdict-strength" }, p.strength),
     v.advice ? el("div", { id: "verdict-advice" }, v.advice, " ", next) : next,
+    v.reason ? el("div", { id: "verdict-reason", class: "muted" }, `Why: ${v.reason}.`) : null,
     v.effect ? el("div", { id: "verdict-effect", class: "muted" }, v.effect) : null,
     el("div", { id: "verdict-visibility" }, p.visibility),
     taggerBlock(p.labels),

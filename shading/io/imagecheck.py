@@ -82,6 +82,8 @@ def inspect_image(path: Path, max_pixels: int, *, decode: bool = True, what: str
     (``ImageTooLarge`` over ``max_pixels``) with a message saying what to do."""
     try:
         size = Path(path).stat().st_size
+    except FileNotFoundError:
+        raise ImageError(f"{what}: no such file; check the path") from None
     except OSError as exc:
         raise ImageError(f"{what} cannot be read: {exc.strerror or exc}") from None
     if size == 0:

@@ -95,6 +95,12 @@ class TargetBuilder:
         self.anchor = to_tensor(anchor) if anchor is not None else None
         self.style = to_tensor(style) if style is not None else None
 
+    @property
+    def shares_layout(self) -> bool:
+        """Whether the target keeps the image's own layout (cloak, and poison's concept
+        objective): its pull is judged on the concept's statistics, not the whole latent."""
+        return self.mode == "cloak" or (self.mode == "poison" and self.objective == "concept")
+
     def _anchor_view(self, shape, like: torch.Tensor) -> torch.Tensor:
         return cover(self.anchor, tuple(shape)).to(like.device).contiguous(memory_format=torch.channels_last)
 

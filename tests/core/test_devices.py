@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from shading import precision
-from shading.models.encoders import resolve_device
 from shading.errors import DeviceUnavailable
+from shading.models.encoders import resolve_device
+from shading.optimize import precision
 
 
 @pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])

@@ -77,7 +77,12 @@ def test_the_channels_setting_and_bad_values(tmp_path, picture, plumbing_model_d
 
 
 def test_auto_channels_follow_what_is_installed(monkeypatch):
-    from shading import OptionsError, parse_channels, resolve_channels
+    from shading import OptionsError, ProtectOptions, parse_channels, resolve_channels
+
+    for bad in (dict(channels=()), dict(channels=("latent", "captions")), dict(channels=("labels",), label_models=()),
+                dict(label_weight=-1.0)):
+        with pytest.raises(OptionsError):
+            ProtectOptions(target="cat", **bad).validate()
 
     assert parse_channels("labels, latent,labels") == ("labels", "latent")
     with pytest.raises(OptionsError, match="latent, labels"):

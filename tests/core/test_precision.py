@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from shading import OptionsError, ProtectOptions, precision, protect
+from shading import OptionsError, ProtectOptions, protect
+from shading.optimize import precision
 
 
 def test_explicit_choices_are_kept():

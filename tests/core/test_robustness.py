@@ -33,9 +33,9 @@ def test_each_image_gets_its_own_pattern(model_dir, anchor_dir, photo):
 def test_large_view_tiles_protect_the_view_twice_as_large(model_dir, anchor_dir, shared_images):
     """A pattern tuned for one trainer view fades at twice that view (the 1024 view of FLUX-era
     trainers at the real scale; here 256 and 512 to keep the test short); the tiles keep it."""
-    from shading.models.encoders import load_encoder
     from shading.io.imageio import load_image
     from shading.measure.metrics import RatioMeter
+    from shading.models.encoders import load_encoder
     from shading.optimize.targets import TargetBuilder
 
     image = load_image(shared_images / "woman-with-hat-matisse.jpg").rgb

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from shading import ProtectOptions, protect
-from shading.optimize.attack import AttackSettings, Shader
-from shading.models.encoders import load_encoder
 from shading.io.imageio import decode_rgb, load_image
 from shading.measure.metrics import ATTACKS, RatioMeter
-from shading.options import Intensity
+from shading.models.encoders import load_encoder
+from shading.optimize.attack import AttackSettings, Shader
 from shading.optimize.render import FullRender
 from shading.optimize.targets import TargetBuilder, resolve_anchor
+from shading.options import Intensity
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -93,4 +93,6 @@ def test_no_check_when_the_file_is_strong_enough(picture, plumbing_model_dir, an
     monkeypatch.setattr(ProtectOptions, "intensity_preset", property(lambda self: strong))
     runs, files = _spy(monkeypatch, wreck=False)
     m = protect(picture, _options(plumbing_model_dir, anchor_dir)).measurements
-    assert m["self_check"] == "not needed" and runs == [None] and m["steps"] == 8 and not m["weak"]
+    assert m["self_check"] == "not needed" and runs == [None] and m["steps"] == 8
+    # Weak only where the poisoning experiment shows no downstream effect, never by the pull's bar.
+    assert not m["weak"] or m["weak_reason"].startswith("the poisoning experiment")

@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 import shading.pixels.strips as strips
-from shading import metrics, perceptual
-from shading.optimize.attack import perturbation
 from shading.io.imageio import load_image
-from shading.pixels.mask import masking_map
+from shading.measure import metrics, perceptual
+from shading.optimize.attack import perturbation
 from shading.optimize.render import FullRender, full_mask, work_image
+from shading.pixels.mask import masking_map
 from shading.pixels.views import resize, to_tensor, to_uint8
 
 

@@ -50,6 +50,13 @@ def test_advice_names_a_step_that_exists_or_says_there_is_none():
     assert "already at the strongest intensity" in weak_high.advice and "--intensity" not in weak_high.advice
 
 
+def test_the_cores_reason_for_weak_comes_along():
+    why = "the poisoning experiment shows no effect on a trained model at this intensity"
+    v = verdict({"intensity": "default", "latent_ratio_jpeg85": 0.8, "weak": True, "weak_reason": why})
+    assert v.level == "weak" and v.reason == why
+    assert verdict({"intensity": "default", "latent_ratio_jpeg85": 0.8, "weak": False}).reason is None
+
+
 def test_no_figures_is_an_error_not_a_guess():
     with pytest.raises(ValueError):
         verdict({"intensity": "default"})

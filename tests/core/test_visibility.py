@@ -13,9 +13,9 @@ from PIL import Image
 from ssimulacra2 import compute_ssimulacra2
 
 from shading import INTENSITIES, ProtectOptions, protect
-from shading.pixels.mask import blur, luma, masking_map
 from shading.measure.metrics import visibility
 from shading.measure.perceptual import score_arrays
+from shading.pixels.mask import blur, luma, masking_map
 from shading.pixels.views import cover, to_tensor
 
 
