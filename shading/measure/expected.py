@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from ..options import INTENSITIES
+
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "expected_effect.json"
 NOTE = "from Shade's poisoning experiment, not measured on this image"
 
@@ -32,8 +34,9 @@ def effect_table(report: Mapping[str, Any]) -> dict[str, Any]:
         rows[intensity] = {"share": round(min(probe, pixels), 4), "probe": probe, "pixels": pixels,
                            "shown": bool(c["agreement"]["shown"]), "verdict": c["agreement"]["verdict"]}
     return {
-        "source": (f"shade experiment poison: {report['poisoned']} shaded toward {report['target']}, "
-                   f"{len(report['seeds'])} seed(s), {report['samples_per_condition']} samples per seed"),
+        "source": (f"shade experiment poison: {report['poisoned']} shaded toward {report['target']} at quality "
+                   f"{report['shade'].get('quality', '?')}, {len(report['seeds'])} seed(s), "
+                   f"{report['samples_per_condition']} samples per seed"),
         "label_swap": by["label-swap"]["target_share"]["mean"], "clean": by["clean"]["target_share"]["mean"],
         "intensities": rows,
     }
@@ -45,12 +48,19 @@ def expected_effect(mode: str, intensity: str, table: Path = TABLE) -> Optional[
     if mode not in ("poison", "both") or not table.is_file():
         return None
     data = json.loads(table.read_text())
-    row = data.get("intensities", {}).get(intensity)
+    rows = data.get("intensities", {})
+    row, at = rows.get(intensity), intensity
     if row is None:
-        return None
+        # A weaker intensity than one where the experiment showed nothing shows nothing either.
+        ladder = list(INTENSITIES)
+        stronger = [i for i in ladder[ladder.index(intensity) + 1:] if i in rows] if intensity in ladder else []
+        if not stronger or rows[stronger[0]]["shown"]:
+            return None
+        row, at = rows[stronger[0]], stronger[0]
     shown = "shown by both judges" if row["shown"] else "not shown above the clean control"
-    words = (f"in the experiment, {row['share']:.0%} of a model's samples of the poisoned concept came out as "
-             f"the target ({shown}; a label swap gives {data['label_swap']:.0%})")
-    return {"share_called_target": row["share"], "judges": {"probe": row["probe"], "pixels": row["pixels"]},
+    where = "" if at == intensity else f" at the stronger {at} intensity"
+    words = (f"in the experiment{where}, {row['share']:.0%} of a model's samples of the poisoned concept came out "
+             f"as the target ({shown}; a label swap gives {data['label_swap']:.0%})")
+    return {"share_called_target": row["share"], "measured_at": at, "judges": {"probe": row["probe"], "pixels": row["pixels"]},
             "shown": row["shown"], "label_swap": data["label_swap"], "clean": data["clean"],
             "words": words, "source": data["source"], "note": NOTE}

@@ -101,14 +101,14 @@ def test_the_concept_target_moves_the_concept_further_at_equal_visibility(model_
     assert out["concept"]["concept_ratio_jpeg85"] < out["anchor"]["concept_ratio_jpeg85"] - MARGIN
 
 
-MARGIN = 0.03
+MARGIN = 0.1       # measured: 0.34 after JPEG 85 on coffee at the 256 view (docs/evaluation.md, levers)
 
 
 def _report(share_probe: float, share_pixels: float, shown: bool) -> dict:
     def stats(v: float) -> dict:
         return {"mean": v, "std": 0.0, "min": v, "max": v}
     return {"poisoned": "coffee", "target": "astronaut", "seeds": [0, 1], "samples_per_condition": 48,
-            "shade": {"intensities": ["default"]},
+            "shade": {"intensities": ["default"], "quality": "fast"},
             "conditions": [
                 {"condition": "clean", "target_share": stats(0.01), "target_share_pixels": stats(0.0)},
                 {"condition": "shade-default-p100", "target_share": stats(share_probe),
@@ -129,6 +129,11 @@ def test_the_expected_effect_comes_from_the_experiment_and_says_so(tmp_path):
     assert "not measured on this image" in effect["note"] and "experiment" in effect["words"]
     assert "not shown" in effect["words"] and "coffee shaded toward astronaut" in effect["source"]
     assert expected_effect("cloak", "default", table) is None and expected_effect("poison", "high", table) is None
+    # A weaker intensity inherits "not shown" from a stronger one; never "shown".
+    low = expected_effect("poison", "low", table)
+    assert low["measured_at"] == "default" and not low["shown"] and "stronger default" in low["words"]
+    table.write_text(__import__("json").dumps(effect_table(_report(0.5, 0.5, shown=True))))
+    assert expected_effect("poison", "low", table) is None
 
 
 def test_protect_json_carries_the_expected_effect(plumbing_model_dir, anchor_dir):

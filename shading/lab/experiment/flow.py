@@ -148,7 +148,7 @@ def train_flow(latents: torch.Tensor, labels: torch.Tensor, classes: int, settin
             for avg, p in zip(averaged.parameters(), net.parameters()):
                 avg.lerp_(p, 1 - settings.ema)
         if settings.plateau_every:
-            stretch.append(float(loss))
+            stretch.append(float(loss.detach()))
             if len(stretch) == settings.plateau_every:
                 now = sum(stretch) / len(stretch)
                 stretch.clear()
