@@ -84,16 +84,19 @@ def test_protect_reports_the_concept_ratio_and_takes_tuning(plumbing_model_dir, 
 @pytest.mark.weights
 def test_the_concept_target_moves_the_concept_further_at_equal_visibility(model_dir):
     """On a real photo toward the built-in cat, at the default visibility (SSIMULACRA2 78 on the
-    written file), the layout-sharing target moves the anchor's channel statistics further than
-    the whole-anchor target does, by a margin, before and after JPEG 85. The yardstick is the
-    same for both (the concept ratio toward the anchor's crop)."""
-    photo = png_bytes(data.coffee()[::2, ::2])
+    written file), the new objective (the layout-sharing target, the loss weighed by band) moves
+    the anchor's channel statistics further than the old one (the anchor's whole latent, the
+    plain distance) did, by a margin, before and after JPEG 85. The yardstick is the same for
+    both (the concept ratio toward the anchor's crop)."""
+    photo = png_bytes(data.coffee())
     protector = Protector.from_pretrained(("taef2",), "cpu", (model_dir,))
     out = {}
-    for objective in ("anchor", "concept"):
-        opts = ProtectOptions(target="cat", encoders=("taef2",), model_dirs=(model_dir,), view_size=192,
-                              quality="fast", seed=1, objective=objective)
-        out[objective] = protector.protect(photo, opts).measurements
+    # Before: the anchor's whole latent with the plain latent distance. Now: the defaults.
+    for name, change in (("anchor", {"objective": "anchor", "tuning": {"band_weights": (0.0, 0.0, 1.0)}}),
+                         ("concept", {})):
+        opts = ProtectOptions(target="cat", encoders=("taef2",), model_dirs=(model_dir,), view_size=256,
+                              quality="fast", seed=1, **change)
+        out[name] = protector.protect(photo, opts).measurements
     for m in out.values():
         assert m["ssimulacra2"] >= 77.5
     assert abs(out["concept"]["ssimulacra2"] - out["anchor"]["ssimulacra2"]) < 1.5
