@@ -24,7 +24,7 @@ from .measure.metrics import ATTACKS, RatioMeter, linf_255, psnr, rms_255, ssim,
 from .measure.preview import Preview, make_preview
 from .models.decoders import Decoder, load_decoder, pick_decoder_encoder
 from .models.encoders import Encoder, default_model_dirs, expand_encoders, load_encoder, resolve_device
-from .optimize.attack import AttackSettings, Shader, interleave, tiled_views, trainer_views
+from .optimize.attack import PLAIN_DISTANCE, AttackSettings, Shader, interleave, tiled_views, trainer_views
 from .optimize.checkpoint import Checkpoint, Resumption
 from .optimize.memory import large_blocks_mapped, release_free_memory
 from .optimize.precision import autocast, optimizer_dtype
@@ -46,6 +46,16 @@ def _written_jpeg(loaded: LoadedImage) -> Optional[tuple[int, bool]]:
         return None
     kwargs = _save_kwargs("JPEG", loaded.info)
     return int(kwargs["quality"]), kwargs.get("subsampling", 0) == 2
+
+
+def _tuning(options: ProtectOptions, builder: TargetBuilder) -> dict[str, Any]:
+    """The optimizer settings the options override. A whole-latent target (the anchor objective,
+    mode both) keeps the published plain latent distance unless the options say otherwise;
+    the band weights are for targets that share the image's layout."""
+    tuning = {k: tuple(v) if isinstance(v, list) else v for k, v in options.tuning.items()}
+    if not builder.shares_layout:
+        tuning.setdefault("band_weights", PLAIN_DISTANCE)
+    return tuning
 
 
 def target_builder(options: ProtectOptions, model_dirs: Sequence[Path], device: str) -> tuple[TargetBuilder, Optional[str]]:
@@ -170,7 +180,7 @@ class Protector:
             for view in {id(v): v for v in views}.values():    # interleaving repeats the shorter list
                 view.targets = [builder.view_latent(enc, view, x_work).float() for enc in encoders]
         settings = AttackSettings(visibility=target, cap=cap, px=px, written_jpeg=_written_jpeg(loaded),
-                                  **{k: tuple(v) if isinstance(v, list) else v for k, v in options.tuning.items()})
+                                  **_tuning(options, builder))
         objective = None
         if "labels" in options.channels:
             from .labels.objective import LabelObjective

@@ -21,7 +21,7 @@ from ..protector import Protector, target_builder
 # name -> the option fields it changes (over the base options)
 LEVERS: dict[str, dict[str, Any]] = {
     "anchor target, plain loss (before)": {"objective": "anchor", "tuning": {"band_weights": (0.0, 0.0, 1.0)}},
-    "anchor target, band loss": {"objective": "anchor"},
+    "anchor target, band loss": {"objective": "anchor", "tuning": {"band_weights": (1.0, 1.0, 0.25)}},
     "concept target, plain loss": {"objective": "concept", "tuning": {"band_weights": (0.0, 0.0, 1.0)}},
     "concept target, band loss (default)": {"objective": "concept"},
     "concept target + coarse 0.5, band loss": {"objective": "concept", "coarse_mix": 0.5},

@@ -43,6 +43,7 @@ from ..pixels.views import resize
 from .precision import autocast
 
 StepCallback = Callable[[int], None]
+PLAIN_DISTANCE = (0.0, 0.0, 1.0)    # band weights of the published recipe: every cell alike
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class AttackSettings:
     check_lr: float = 0.1
     # The loss's weight on each latent band (``bands.BANDS``: channel statistics, coarse
     # layout, every cell), each relative to the unshaded image's distance in that band.
-    # (0, 0, 1) is the plain latent distance of the published recipe.
+    # ``PLAIN_DISTANCE`` (0, 0, 1) is the plain latent distance of the published recipe.
     band_weights: tuple[float, float, float] = (1.0, 1.0, 0.25)
 
 

@@ -27,7 +27,8 @@ def _opts(model_dir, anchor_dir, **kw) -> ProtectOptions:
 def test_ratio_falls_well_below_one_within_budget(model_dir, anchor_dir, photo):
     result = protect(photo, _opts(model_dir, anchor_dir, view_size=256, steps=24, self_check=False))
     m = result.measurements
-    assert m["latent_ratio"] < 0.85, m
+    # The default objective carries the image toward the concept: its pull is the concept ratio.
+    assert m["objective"] == "concept" and m["concept_ratio"] < 0.85, m
     assert m["linf_255"] <= shading.INTENSITIES["default"].cap_255 + 1
     assert m["psnr"] > 30 and m["ssim"] > 0.85
     assert result.image.size == (512, 512) and result.image.mode == "RGB"
@@ -38,7 +39,9 @@ def test_cloak_and_both_move_towards_their_targets(model_dir, anchor_dir, photo,
     opts = _opts(model_dir, anchor_dir, mode=mode, style_image=shared_images / "starry_night.jpg",
                  steps=16, self_check=False)
     m = protect(photo, opts).measurements
-    assert m["latent_ratio"] < 0.95, m
+    # cloak keeps the image's layout (its pull is toward the style's statistics); both aims at
+    # the anchor's content in the style, the whole latent.
+    assert (m["concept_ratio"] if mode == "cloak" else m["latent_ratio"]) < 0.95, m
 
 
 def test_same_seed_same_result_other_seed_other_pattern(model_dir, anchor_dir, photo):
