@@ -28,7 +28,7 @@ def test_unknown_precision_is_a_bad_option():
 
 def test_bfloat16_passes_protect_as_well_as_float32(model_dir, anchor_dir, photo):
     common = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(model_dir,), view_size=128, seed=3,
-                  steps=10, self_check=False, quality="fast")
+                  steps=10, self_check=False, quality="fast", objective="anchor")
     half = protect(photo, ProtectOptions(precision="bfloat16", **common)).measurements
     full = protect(photo, ProtectOptions(precision="float32", **common)).measurements
     assert half["latent_ratio"] < 0.95 and full["latent_ratio"] < 0.95, (half, full)
