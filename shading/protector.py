@@ -255,7 +255,10 @@ class Protector:
         if statistics.fmean(pulls85) > intensity.min_protection:
             reason = "the pull toward the target after JPEG 85 is under this intensity's bar"
         elif effect is not None and not effect["shown"]:
-            reason = "the poisoning experiment shows no effect on a trained model at this intensity"
+            reason = ("the poisoning experiment shows no effect on a trained model at this intensity"
+                      if effect["measured_at"] == options.intensity else
+                      f"the poisoning experiment showed no effect on a trained model at the {effect['measured_at']} "
+                      "intensity and did not run this one")
         weak = reason is not None
         measurements = {
             "width": width, "height": height, "mode": options.mode, "target": label,

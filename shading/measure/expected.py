@@ -51,14 +51,15 @@ def expected_effect(mode: str, intensity: str, table: Path = TABLE) -> Optional[
     rows = data.get("intensities", {})
     row, at = rows.get(intensity), intensity
     if row is None:
-        # A weaker intensity than one where the experiment showed nothing shows nothing either.
+        # An intensity the experiment did not run: while it showed nothing at every intensity
+        # it ran, nothing backs a claim of protection here either; the nearest one is reported.
         ladder = list(INTENSITIES)
-        stronger = [i for i in ladder[ladder.index(intensity) + 1:] if i in rows] if intensity in ladder else []
-        if not stronger or rows[stronger[0]]["shown"]:
+        if intensity not in ladder or not rows or any(r["shown"] for r in rows.values()):
             return None
-        row, at = rows[stronger[0]], stronger[0]
+        at = min(rows, key=lambda i: abs(ladder.index(i) - ladder.index(intensity)) if i in ladder else 99)
+        row = rows[at]
     shown = "shown by both judges" if row["shown"] else "not shown above the clean control"
-    where = "" if at == intensity else f" at the stronger {at} intensity"
+    where = "" if at == intensity else f" (run at the {at} intensity, not at {intensity})"
     words = (f"in the experiment{where}, {row['share']:.0%} of a model's samples of the poisoned concept came out "
              f"as the target ({shown}; a label swap gives {data['label_swap']:.0%})")
     return {"share_called_target": row["share"], "measured_at": at, "judges": {"probe": row["probe"], "pixels": row["pixels"]},

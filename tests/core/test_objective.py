@@ -131,12 +131,15 @@ def test_the_expected_effect_comes_from_the_experiment_and_says_so(tmp_path):
     assert effect["share_called_target"] == 0.05 and effect["shown"] is False
     assert "not measured on this image" in effect["note"] and "experiment" in effect["words"]
     assert "not shown" in effect["words"] and "coffee shaded toward astronaut" in effect["source"]
-    assert expected_effect("cloak", "default", table) is None and expected_effect("poison", "high", table) is None
-    # A weaker intensity inherits "not shown" from a stronger one; never "shown".
-    low = expected_effect("poison", "low", table)
-    assert low["measured_at"] == "default" and not low["shown"] and "stronger default" in low["words"]
+    assert expected_effect("cloak", "default", table) is None
+    # An intensity the experiment did not run: while it showed nothing anywhere, the nearest
+    # run is reported (never a claim of an effect); once it showed something, nothing is said.
+    for other in ("low", "high"):
+        effect = expected_effect("poison", other, table)
+        assert effect["measured_at"] == "default" and not effect["shown"]
+        assert f"run at the default intensity, not at {other}" in effect["words"]
     table.write_text(__import__("json").dumps(effect_table(_report(0.5, 0.5, shown=True))))
-    assert expected_effect("poison", "low", table) is None
+    assert expected_effect("poison", "low", table) is None and expected_effect("poison", "default", table)["shown"]
 
 
 def test_protect_json_carries_the_expected_effect(plumbing_model_dir, anchor_dir):

@@ -98,7 +98,9 @@ def test_self_check_flags_a_tiny_budget_as_weak(model_dir, anchor_dir, photo):
     assert m["weak"] is True and m["steps"] > 4      # it kept trying before giving up
     strong = protect(photo, _opts(model_dir, anchor_dir, view_size=256, steps=24, intensity="high",
                                   self_check=False)).measurements
-    assert strong["weak"] is False, strong
+    # The pull clears the bar (no weakness of its own); weak only by the experiment's word.
+    assert strong["concept_ratio_jpeg85"] <= shading.INTENSITIES["high"].min_protection, strong
+    assert not strong["weak"] or strong["weak_reason"].startswith("the poisoning experiment"), strong
 
 
 def test_clear_errors_for_missing_model_anchor_and_bad_options(model_dir, anchor_dir, photo, tmp_path):
