@@ -198,7 +198,10 @@ def browser(tmp_path_factory, daemon, public_site) -> Browser:
 
 @pytest.fixture
 def shade_on(browser, daemon, public_site):
-    """Paired with the daemon, uploads shaded on the public test site only."""
+    """Paired with the daemon, uploads shaded on the public test site only. These tests are about
+    interception: every poison result at the default intensity is weak (the poisoning experiment
+    shows no downstream effect there), so the site sends weak results; what a weak result does
+    under each rule, the default "hold" included, is tested in test_extension_verdict.py."""
     browser.set_storage({"daemonUrl": daemon.url, "token": daemon.token, "sites": [public_site.origin],
-                         "defaults": {}, "copyToClipboard": False, "weakRules": {}})
+                         "defaults": {}, "copyToClipboard": False, "weakRules": {public_site.origin: "send"}})
     return browser
