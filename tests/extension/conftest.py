@@ -197,11 +197,11 @@ def browser(tmp_path_factory, daemon, public_site) -> Browser:
 
 
 @pytest.fixture
-def shade_on(browser, daemon, public_site):
+def shade_on(browser, daemon, public_site, private_site):
     """Paired with the daemon, uploads shaded on the public test site only. These tests are about
     interception: every poison result at the default intensity is weak (the poisoning experiment
-    shows no downstream effect there), so the site sends weak results; what a weak result does
+    shows no downstream effect there), so the test sites send weak results; what a weak result does
     under each rule, the default "hold" included, is tested in test_extension_verdict.py."""
     browser.set_storage({"daemonUrl": daemon.url, "token": daemon.token, "sites": [public_site.origin],
-                         "defaults": {}, "copyToClipboard": False, "weakRules": {public_site.origin: "send"}})
+                         "defaults": {}, "copyToClipboard": False, "weakRules": {s.origin: "send" for s in (public_site, private_site)}})
     return browser

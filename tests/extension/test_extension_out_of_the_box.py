@@ -107,7 +107,9 @@ def test_options_page_checks_the_target_when_set(shade_on, daemon):
     options.dispatch_event("#target", "change")
     options.locator("#defaults-message.bad").wait_for(timeout=10000)
     message = options.inner_text("#defaults-message")
-    assert 'no image for the target "dog"' in message and "shade anchors add dog" in message and "cat" in message
+    # In words, with what to do, and no command name (issue 28: errors for people).
+    assert 'no image for the target "dog"' in message and "add a picture of a dog" in message and "cat" in message
+    assert "shade anchors" not in message
     assert shade_on.evaluate("chrome.storage.local.get('defaults')")["defaults"] == {}
     assert options.input_value("#target") == ""
     # a known one is kept
