@@ -23,7 +23,7 @@ def test_wheel_installs_in_a_fresh_venv_and_shade_help_works(tmp_path):
     wheels = list(dist.glob("shade_art-*.whl"))
     assert len(wheels) == 1, list(dist.iterdir())
     names = zipfile.ZipFile(wheels[0]).namelist()
-    assert "shade_daemon/cli.py" in names and "shade_daemon/server/app.py" in names and "shading/models/encoders.py" in names
+    assert "shade_daemon/cli.py" in names and "shade_daemon/http/app.py" in names and "shading/models/encoders.py" in names
     assert not any(n.startswith(("daemon/", "tests/")) for n in names), "the import names are shading and shade_daemon"
     packages = _packages()
     missing = {f"{pkg.replace('.', '/')}/__init__.py" for pkg in packages} - set(names)
