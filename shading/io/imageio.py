@@ -235,6 +235,17 @@ def encode_image(result) -> bytes:
     return encode(result.image, result.format, result.info)
 
 
+def lossless(fmt: str) -> bool:
+    """Whether a file written as ``fmt`` decodes to exactly the pixels it was given."""
+    return fmt == "PNG"
+
+
+def as_written_rgb(image: Image.Image) -> np.ndarray:
+    """The pixels a lossless file of ``image`` decodes to (as ``decode_rgb`` gives them),
+    without encoding it: a 12 MP PNG takes seconds to compress."""
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
 def decode_rgb(data: bytes) -> np.ndarray:
     """An encoded file's pixels as H x W x 3 uint8 (grey replicated, alpha dropped)."""
     img = Image.open(io.BytesIO(data))

@@ -14,8 +14,9 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from ..io.imageio import LoadedImage, compose, decode_rgb, encode
+from ..io.imageio import LoadedImage, as_written_rgb, compose, decode_rgb, encode, lossless
 from ..measure.perceptual import fit_scale, score_arrays
 from ..pixels.mask import masking_map
 from ..pixels.strips import rows_tensor, strip_rows, upsample_rows, windows
@@ -113,15 +114,18 @@ class FullRender:
 
     def fit(self, target: float, start: float) -> tuple[float, bytes, np.ndarray, float]:
         """The largest scale whose written file keeps SSIMULACRA2 >= ``target``: (scale, the
-        file's bytes, its decoded pixels, its score)."""
-        best: Optional[tuple[float, bytes]] = None    # only the best file so far is kept, encoded
+        file's bytes, its decoded pixels, its score). A lossless format is scored on its
+        pixels and encoded once, at the end; a lossy one is scored on its decoded bytes."""
+        best: Optional[tuple[float, Image.Image, Optional[bytes], np.ndarray]] = None   # only the best kept
 
         def score_at(a: float) -> float:     # float32 to search, with a margin for float64's report
             nonlocal best
-            data, rgb = self.at(a)
+            image = compose(self.loaded, self.pixels(a))
+            data = None if lossless(self.loaded.format) else encode(image, self.loaded.format, self.info)
+            rgb = as_written_rgb(image) if data is None else decode_rgb(data)
             s = score_arrays(self.loaded.rgb, rgb, torch.float32) - 0.05
             if s >= target and (best is None or a > best[0]):
-                best = (a, data)
+                best = (a, image, data, rgb)
             return s
         scale, score = fit_scale(score_at, target, start, low=1e-5, tolerance=0.3, max_evals=7)
         quality = self.info.get("jpeg_quality")
@@ -131,6 +135,7 @@ class FullRender:
             self.info["jpeg_quality"] = min(95, int(quality) + 10)
             return self.fit(target, start)
         if best is not None and best[0] == scale:
-            return scale, best[1], decode_rgb(best[1]), score
+            _, image, data, rgb = best
+            return scale, data or encode(image, self.loaded.format, self.info), rgb, score
         data, rgb = self.at(scale)
         return scale, data, rgb, score

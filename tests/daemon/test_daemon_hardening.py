@@ -319,14 +319,14 @@ def _status_mb(pid: int, key: str) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc (Linux)")
-@pytest.mark.timeout(900)             # 12 MP at full size: about 2 minutes on 2 idle cores
+@pytest.mark.timeout(900)             # 12 MP at full size: about a minute on 2 idle cores
 def test_a_12_mp_image_is_shaded_within_the_memory_bound(proc_env, tmp_path, daemons):
     """The full-size stages (mask, render, encode, the figures) go in strips: a 12 MP photo
     takes the daemon well under 1.5 GB above idle (it took 2 GB at the smallest settings
     before, 7 GB at the default; `shade bench --memory 50` measures the 50 MP case)."""
     from shading.lab.memory_bench import synthetic_png
 
-    daemon = loopback_daemon(proc_env, tmp_path)
+    daemon = loopback_daemon({**proc_env, "OMP_NUM_THREADS": "2"}, tmp_path)     # full-size figures: both cores
     daemons.append(daemon)
     warm = daemon.upload(noise_png(200, 150), "warm.png")      # idle = a daemon that has shaded before
     assert daemon.wait_job(warm, lambda j: j["status"] in ("done", "failed"), 120)["status"] == "done"
