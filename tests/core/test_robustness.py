@@ -6,18 +6,24 @@ from PIL import Image
 from shading import ProtectOptions, protect
 
 
-def test_eot_lowers_the_ratio_after_a_real_jpeg85(model_dir, anchor_dir, photo):
-    """At the trainer's real 512 view (the 8x8 JPEG blocks at their real scale). The optimizer's
-    machinery, on the whole-latent objective whose figure this threshold was measured on."""
-    image = photo
+def test_eot_keeps_more_of_the_move_through_a_real_jpeg85(model_dir, anchor_dir):
+    """At the trainer's real 512 view (the 8x8 JPEG blocks at their real scale), on the default
+    objective. What EOT buys at SSIMULACRA2 78 is how much of the concept's move survives
+    JPEG 85 (0.163 of the ratio lost with it against 0.210 without, on this photo and seed, in
+    bfloat16; 0.174 against 0.234 in float32 at 24 steps), and so a lower ratio after it."""
+    from skimage import data
+
     common = dict(target="cat", anchor_dirs=(anchor_dir,), model_dirs=(model_dir,), view_size=512, seed=5,
-                  steps=24, self_check=False, objective="anchor")
-    with_eot = protect(image, ProtectOptions(eot=True, **common)).measurements
-    without = protect(image, ProtectOptions(eot=False, **common)).measurements
+                  steps=12, self_check=False, large_view=False)
+    with_eot = protect(data.coffee(), ProtectOptions(eot=True, **common)).measurements
+    without = protect(data.coffee(), ProtectOptions(eot=False, **common)).measurements
     assert abs(with_eot["ssimulacra2"] - without["ssimulacra2"]) < 0.5, "same visibility for both"
-    # At SSIMULACRA2 78 the change is smaller than at the old PSNR-33 budget, and so is what
-    # EOT buys (0.820 against 0.828 at this seed): it must still help.
-    assert with_eot["latent_ratio_jpeg85"] < without["latent_ratio_jpeg85"] - 0.005, (with_eot, without)
+
+    def lost(m: dict) -> float:
+        return m["concept_ratio_jpeg85"] - m["concept_ratio"]
+
+    assert lost(with_eot) < lost(without) - 0.01, (with_eot, without)
+    assert with_eot["concept_ratio_jpeg85"] < without["concept_ratio_jpeg85"] - 0.01, (with_eot, without)
 
 
 def test_each_image_gets_its_own_pattern(model_dir, anchor_dir, photo):
