@@ -100,6 +100,7 @@ class JobService:
             view["result_content_type"] = CONTENT_TYPES.get(job.result_format, "application/octet-stream")
         if job.status == QUEUED:
             view["queue_position"] = self.store.queue_position(job)
+            eta = self.worker.clock.wait(view["queue_position"] - 1, cur.eta if cur else None)
         view.update(telling.job_words(job.status, stage, step, total, eta, view.get("queue_position"),
                                       job.measurements))
         return view

@@ -61,8 +61,9 @@ def job_words(status: str, stage: str, step: int, total: int, eta: Optional[floa
     judged = verdict_view(measurements) if status == "done" else None
     if judged is not None:
         words = judged["words"]
-    return {"words": words, "eta_seconds": eta if status == "running" else None,
-            "eta_words": eta_words(eta) if status == "running" else None, "verdict": judged}
+    waiting = status in ("running", "queued")
+    return {"words": words, "eta_seconds": eta if waiting else None,
+            "eta_words": eta_words(eta) if waiting else None, "verdict": judged}
 
 
 class StepClock:
@@ -72,8 +73,24 @@ class StepClock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.seconds_per_step: Optional[float] = None
+        self.seconds_per_job: Optional[float] = None     # whole jobs, load to figures
         self._job: Optional[str] = None
         self._last: Optional[tuple[int, float]] = None   # (step, when) of the running job
+
+    def job_done(self, seconds: float) -> None:
+        """Record how long a finished job took, from start to its written result."""
+        with self._lock:
+            old = self.seconds_per_job
+            self.seconds_per_job = seconds if old is None else 0.7 * old + 0.3 * seconds
+
+    def wait(self, ahead: int, running_left: Optional[float]) -> Optional[float]:
+        """Seconds until a queued job is done: what the running job has left, then ``ahead``
+        jobs before it and itself, each at the time jobs have taken here; None before one finished."""
+        with self._lock:
+            per = self.seconds_per_job
+        if per is None:
+            return None
+        return round((running_left or 0.0) + (ahead + 1) * per, 1)
 
     def tick(self, job_id: str, step: int, total: int, stage: str) -> Optional[float]:
         """Record a progress report; the seconds the job has left, or None before any step was timed."""

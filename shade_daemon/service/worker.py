@@ -281,6 +281,7 @@ class ShadingWorker:
 
     def _run_job(self, job: Job) -> None:
         log.info("job %s (%s) started", job.id, job.filename)
+        began = time.monotonic()
         try:
             self.core.check_device()
             jdir = self.store.job_dir(job.id)
@@ -303,6 +304,7 @@ class ShadingWorker:
                 raise
             self._release(job.id)
             self.store.finish_done(job.id, result_file, result.format.upper(), dict(result.measurements))
+            self.clock.job_done(time.monotonic() - began)
             log.info("job %s done in %.1f s", job.id, float(result.measurements.get("seconds", 0) or 0))
         except Cancelled:
             if self._detached_here():

@@ -55,8 +55,9 @@ function row(job) {
   const total = job.total || 0;
   const done = job.status === "done";
   const bar = el("progress", { max: 1, value: done ? 1 : job.progress || 0 });
-  const text = job.status === "running" && total ? [`${job.step || 0}/${total}`, status.paused ? "" : job.eta_words]
-    .filter(Boolean).join(" · ") : "";
+  const eta = status.paused ? "" : job.eta_words;
+  const text = job.status === "running" && total ? [`${job.step || 0}/${total}`, eta].filter(Boolean).join(" · ")
+    : job.status === "queued" ? [job.words, eta].filter(Boolean).join(" · ") : "";
   const actions = [];
   if (job.status === "queued" || job.status === "running") {
     actions.push(el("button", { type: "button", class: "cancel", onclick: () => cancel(job.id) }, "Cancel"));
