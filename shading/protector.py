@@ -293,15 +293,19 @@ class Protector:
         return ProtectResult(compose(loaded, rgb), loaded.format, measurements, render.info, data)
 
     def preview(self, original: np.ndarray, shaded: Any, measurements: dict[str, Any],
-                view_size: int = 512, target: Optional[np.ndarray] = None) -> Preview:
+                view_size: int = 512, target: Optional[np.ndarray] = None,
+                progress: Optional[ProgressCallback] = None) -> Preview:
         """What the artist sees and what the model sees: ``shaded`` is the written file (its bytes)
         or its pixels, ``original`` the original's pixels (H x W x 3 uint8); ``target`` the anchor
-        or style image (H x W x 3 uint8), when the preview is to show it."""
+        or style image (H x W x 3 uint8), when the preview is to show it. ``progress(step, total,
+        stage)``: "load" while the decoder loads (the first preview), then each reconstruction."""
         pixels = decode_rgb(shaded) if isinstance(shaded, (bytes, bytearray)) else shaded
         name = pick_decoder_encoder(list(measurements.get("encoders") or self.names))
         _, (encoder,) = self._ensemble((name,))
+        if progress is not None and name not in self._decoders:
+            progress(0, 0, "load")
         return make_preview(original, pixels, measurements, encoder, self.decoder(name), name, view_size, self.device,
-                            target=target)
+                            target=target, progress=progress)
 
     def audit(self, original: np.ndarray, posted: bytes, options: ProtectOptions,
               measurements: Optional[dict[str, Any]] = None, view_sizes: Sequence[int] = (512, 1024)) -> dict[str, Any]:

@@ -52,6 +52,9 @@ def dashboard_paths() -> dict[str, Any]:
         "/v1/jobs/{id}/preview": {"parameters": _path("id"), "get": {
             "summary": "A done job's preview: strength and visibility in words, the images' addresses",
             "security": _COOKIE, "responses": {"200": _ok("preview"), "404": _ERR, "409": _ERR, "410": _ERR}}},
+        "/v1/jobs/{id}/preview/progress": {"parameters": _path("id"), "get": {
+            "summary": "Where the making of a done job's preview is: making, made, stage, words, step, total",
+            "security": _COOKIE, "responses": {"200": _ok("progress"), "404": _ERR, "409": _ERR}}},
         "/v1/jobs/{id}/preview/{kind}.png": {"parameters": _path("id") + _path("kind"), "get": {
             "summary": "original, shaded, difference (x8), model-original, model-shaded (the decoder's "
                        "reconstruction of each latent) or sheet (all of them, with the verdict)",

@@ -170,12 +170,19 @@ class Core:
 
     # --- measuring done work ---------------------------------------------------------------
     def preview_images(self, original_file: Path, result_file: Path, measurements: dict[str, Any],
-                       title: str, target_file: Optional[Path] = None) -> tuple[dict[str, bytes], dict[str, Any], str]:
+                       title: str, target_file: Optional[Path] = None,
+                       progress: Optional[shading.ProgressCallback] = None
+                       ) -> tuple[dict[str, bytes], dict[str, Any], str]:
         """({kind: PNG bytes}, the verdict in words, the decoding encoder's name) for one job;
-        ``target_file``: the anchor or style the job pulls towards, shown beside the rest."""
+        ``target_file``: the anchor or style the job pulls towards, shown beside the rest;
+        ``progress(step, total, stage)`` as ``Protector.preview`` tells it, then "sheet"."""
+        tell = progress or (lambda step, total, stage: None)
+        if self._protector is None:
+            tell(0, 0, "load")
         target = load_rgb(target_file) if target_file is not None else None
         pv = self.protector().preview(load_rgb(original_file), result_file.read_bytes(), measurements,
-                                      self.settings.view_size, target=target)
+                                      self.settings.view_size, target=target, progress=tell)
+        tell(1, 1, "sheet")
         pngs = {kind: _png(rgb) for kind, rgb in pv.images().items()}
         pngs["sheet"] = _png(shading.sheet(pv, title))
         return pngs, pv.words, pv.decoder

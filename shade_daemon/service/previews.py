@@ -16,6 +16,7 @@ from .core import PREVIEW_KINDS, Core
 from .errors import Conflict, Gone
 from .preview_target import target_file
 from .store import DONE, Job, JobStore
+from .telling import preview_words
 
 WORDS_FILE = "words.json"
 __all__ = ["PREVIEW_KINDS", "PreviewService"]
@@ -30,6 +31,16 @@ class PreviewService:
         self.executor = executor
         self.retention_hours = retention_hours
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._making: dict[str, dict[str, Any]] = {}      # job id -> where its preview is, while made
+
+    def progress(self, job: Job) -> dict[str, Any]:
+        """Where the making of ``job``'s preview is: {making, made, stage, words, step, total}."""
+        folder = self.store.job_dir(job.id) / "preview"
+        now = self._making.get(job.id)
+        if now is None:
+            return {"making": False, "made": (folder / WORDS_FILE).is_file(), "stage": None, "words": None,
+                    "step": 0, "total": 0}
+        return {"making": True, "made": False, **now}
 
     @staticmethod
     def done(job: Job) -> Job:
@@ -51,9 +62,18 @@ class PreviewService:
                                "history entry stays")
                 loop = asyncio.get_running_loop()
                 target = target_file(job, self.store, self.core.library)
-                pngs, words, decoder = await loop.run_in_executor(
-                    self.executor, self.core.preview_images, original, result, job.measurements or {}, job.filename,
-                    target)
+                making = self._making
+
+                def tell(step: int, total: int, stage: str) -> None:     # on the executor's thread
+                    making[job.id] = {"stage": stage, "words": preview_words(stage), "step": step, "total": total}
+
+                tell(0, 0, "starting")
+                try:
+                    pngs, words, decoder = await loop.run_in_executor(
+                        self.executor, self.core.preview_images, original, result, job.measurements or {},
+                        job.filename, target, tell)
+                finally:
+                    making.pop(job.id, None)
                 private_dir(folder)
                 for kind, data in pngs.items():
                     write_private(folder / f"{kind}.png", data)

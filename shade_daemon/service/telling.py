@@ -34,6 +34,16 @@ def stage_words(stage: str, step: int, total: int) -> str:
     return STAGE_WORDS.get(stage, stage or "starting")
 
 
+# A preview's stages (``Protector.preview``'s progress, then the sheet), as the dashboard says them.
+PREVIEW_WORDS = {"load": "loading the model's decoder (the first preview does this once)",
+                 "original": "what the model sees of the original", "shaded": "what the model sees of the shaded image",
+                 "target": "what the model sees of the target", "sheet": "drawing the preview"}
+
+
+def preview_words(stage: str) -> str:
+    return PREVIEW_WORDS.get(stage, "starting")
+
+
 def queue_words(position: Optional[int]) -> str:
     if not position or position <= 1:
         return "waiting: next in line"

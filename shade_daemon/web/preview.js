@@ -8,20 +8,40 @@ function figure(src, caption, kind) {
   return el("figure", { dataset: { kind } }, el("img", { src, alt: caption, loading: "lazy" }), el("figcaption", {}, caption));
 }
 
-// The first preview loads the decoder and runs the model: say so, and how long it has taken.
-function waiting() {
+// The first preview loads the decoder and runs the model: show where it is (the daemon's
+// own progress for this preview), and how long it has taken.
+function waiting(id) {
   const started = Date.now();
   const text = el("span", { class: "muted", id: "preview-progress" });
   const bar = el("progress", {});
+  let stage = "";
   const tick = () => {
     const s = Math.round((Date.now() - started) / 1000);
-    text.textContent = `Measuring what the model sees of this image… ${s} s` +
-      (s >= 5 ? " (the first preview loads the model: it can take half a minute)" : "");
+    text.textContent = `Measuring what the model sees of this image: ${stage || "starting"}… ${s} s`;
+  };
+  const poll = async () => {
+    try {
+      const p = await api(`/v1/jobs/${id}/preview/progress`);
+      if (!p.making) return;
+      stage = p.words;
+      text.dataset.stage = p.stage;
+      if (p.total) {
+        bar.max = p.total;
+        bar.value = p.step;
+      }
+      tick();
+    } catch (e) {
+      // the preview request itself reports what went wrong
+    }
   };
   tick();
   const timer = setInterval(tick, 1000);
+  const poller = setInterval(poll, 500);
   document.getElementById("verdict").replaceChildren(bar, " ", text);
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    clearInterval(poller);
+  };
 }
 
 async function stronger(id) {
@@ -81,7 +101,7 @@ export async function show(id) {
   zoom.onchange = () => section.classList.toggle("zoomed", zoom.checked);
   document.getElementById("strip-pixels").replaceChildren();
   document.getElementById("strip-model").replaceChildren();
-  const stop = waiting();
+  const stop = waiting(id);
   let p;
   try {
     p = await api(`/v1/jobs/${id}/preview`);

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ..options import ProgressCallback
 from ..pixels.views import to_tensor, to_uint8, view_shape
 from ..verdict import verdict as judge
 
@@ -137,18 +138,22 @@ class Preview:
 
 def make_preview(original: np.ndarray, shaded: np.ndarray, measurements: Mapping[str, Any],
                  encoder: Any, decoder: Any, decoder_name: str, view_size: int, device: str = "cpu",
-                 target: Optional[np.ndarray] = None) -> Preview:
+                 target: Optional[np.ndarray] = None, progress: Optional[ProgressCallback] = None) -> Preview:
     """The preview of ``shaded`` (H x W x 3 uint8, the file as written) against ``original``,
     what the model sees through ``encoder`` and ``decoder`` (named ``decoder_name``), and, given
-    the ``target`` image (anchor or style), what the model sees of it."""
+    the ``target`` image (anchor or style), what the model sees of it. ``progress(step, total,
+    stage)`` is told before each reconstruction (stages "original", "shaded", "target")."""
     if original.shape != shaded.shape:
         raise ValueError(f"the shaded image ({shaded.shape[1]}x{shaded.shape[0]}) is not the original's size "
                          f"({original.shape[1]}x{original.shape[0]})")
-    seen_target = model_sees(target, encoder, decoder, view_size, device) if target is not None else None
-    return Preview(original, shaded, difference(original, shaded),
-                   model_sees(original, encoder, decoder, view_size, device),
-                   model_sees(shaded, encoder, decoder, view_size, device), decoder_name, verdict(measurements),
-                   target, seen_target)
+    images = {"original": original, "shaded": shaded, **({"target": target} if target is not None else {})}
+    seen = {}
+    for step, (stage, rgb) in enumerate(images.items()):
+        if progress is not None:
+            progress(step, len(images), stage)
+        seen[stage] = model_sees(rgb, encoder, decoder, view_size, device)
+    return Preview(original, shaded, difference(original, shaded), seen["original"], seen["shaded"], decoder_name,
+                   verdict(measurements), target, seen.get("target"))
 
 
 def _fit(rgb: np.ndarray, height: int) -> Image.Image:

@@ -137,3 +137,15 @@ def test_a_single_colour_image_comes_back_nearly_unchanged_not_black(plumbing_mo
     shaded = np.asarray(Image.open(io.BytesIO(result.to_bytes())).convert("RGB")).astype(int)
     assert np.abs(shaded - flat).max() <= 1
     assert result.measurements["ssimulacra2"] >= shading.INTENSITIES["default"].visibility
+
+
+def test_a_preview_tells_its_stages_and_loads_the_decoder_once(plumbing_model_dir):
+    protector = shading.Protector.from_pretrained(("random-tiny",), "cpu", (plumbing_model_dir,))
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    stages: list[tuple[int, int, str]] = []
+    pv = protector.preview(rgb, rgb, {}, 32, target=rgb[::-1].copy(), progress=lambda *a: stages.append(a))
+    assert stages == [(0, 0, "load"), (0, 3, "original"), (1, 3, "shaded"), (2, 3, "target")]
+    assert pv.seen_target is not None
+    stages.clear()
+    protector.preview(rgb, rgb, {}, 32, progress=lambda *a: stages.append(a))      # the decoder is loaded now
+    assert stages == [(0, 2, "original"), (1, 2, "shaded")]

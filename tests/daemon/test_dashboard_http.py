@@ -321,3 +321,36 @@ async def test_what_the_model_sees_is_the_taef2_decoders_reconstruction(make_cli
     # The two reconstructions barely differ side by side; their amplified difference shows it (issue 28).
     diff = rgb_of(await (await client.get(p["images"]["model-difference"], headers=auth(token))).read())
     assert float(np.abs(diff.astype(int) - 128).mean()) > 4, "the amplified drift is visible"
+
+
+async def test_a_preview_being_made_says_where_it_is(make_client):
+    """``/preview/progress`` while the first preview is made (issue 28: a first preview that
+    shows its own progress): the stages in words, then made."""
+    from shade_daemon.service.telling import PREVIEW_WORDS
+
+    client, token, app = await make_client()
+    job = await wait_job(client, token, (await (await upload(client, token, image_bytes((1600, 1200)))).json())["id"],
+                         timeout=120)
+    assert job["status"] == "done", job
+    url = f"/v1/jobs/{job['id']}/preview"
+    before = await (await client.get(f"{url}/progress", headers=auth(token))).json()
+    assert before["making"] is False and before["made"] is False
+    making = asyncio.ensure_future(client.get(url, headers=auth(token)))
+    seen = []
+    while not making.done():
+        p = await (await client.get(f"{url}/progress", headers=auth(token))).json()
+        if p["making"]:
+            assert p["words"] == PREVIEW_WORDS.get(p["stage"], "starting"), p
+            if not seen or seen[-1] != p["stage"]:
+                seen.append(p["stage"])
+        await asyncio.sleep(0.01)
+    assert (await making).status == 200
+    assert "sheet" in seen and seen == sorted(seen, key=["starting", "load", "original", "shaded", "target",
+                                                         "sheet"].index), seen
+    after = await (await client.get(f"{url}/progress", headers=auth(token))).json()
+    assert after["making"] is False and after["made"] is True
+    # A job that is not done has no preview to make.
+    await client.post("/v1/pause", headers=auth(token))
+    queued = (await (await upload(client, token, image_bytes())).json())["id"]
+    r = await client.get(f"/v1/jobs/{queued}/preview/progress", headers=auth(token))
+    assert r.status == 409 and (await r.json())["error"]["code"] == "job_not_done"

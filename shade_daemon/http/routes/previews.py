@@ -1,4 +1,5 @@
 """``GET /v1/jobs/{id}/preview`` (the verdict in words and the image addresses) and
+``GET /v1/jobs/{id}/preview/progress`` (where its making is) and
 ``GET /v1/jobs/{id}/preview/{kind}.png``: original, shaded, difference x8, what the model
 sees of the original and of the shaded image, and the whole sheet (``service/previews.py``
 makes them)."""
@@ -21,6 +22,13 @@ async def preview(request: web.Request) -> web.Response:
                               **info["words"], "images": made})
 
 
+async def preview_progress(request: web.Request) -> web.Response:
+    """Where the making of a job's preview is (the first one loads the decoder): the dashboard
+    shows it while it waits for ``/preview``."""
+    job = request.app[PREVIEWS].done(request.app[SERVICE].get(request.match_info["id"]))
+    return web.json_response({"id": job.id, **request.app[PREVIEWS].progress(job)})
+
+
 async def preview_image(request: web.Request) -> web.StreamResponse:
     kind = request.match_info["kind"]
     if kind not in PREVIEW_KINDS:
@@ -34,4 +42,5 @@ async def preview_image(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/v1/jobs/{id}/preview", preview, allow_head=False)
+    app.router.add_get("/v1/jobs/{id}/preview/progress", preview_progress, allow_head=False)
     app.router.add_get("/v1/jobs/{id}/preview/{kind}.png", preview_image, allow_head=False)
