@@ -5,7 +5,8 @@ import { ext } from "./lib/browser.js";
 import { createMenus, handleContextMenuClick, MENU_ID, CHECK_MENU_ID } from "./lib/contextmenu.js";
 import { handleCheckPostedClick, openDashboard } from "./lib/audit.js";
 import { handleUploadPort, senderEnabled, frameReachable, PORT_NAME } from "./lib/uploads.js";
-import { handleControl, fromExtensionPage, statusReport, pairNative, pairWithCode } from "./lib/control.js";
+import { handleControl, fromExtensionPage, statusReport, pairNative, pairWithCode, startNative } from "./lib/control.js";
+import { ShadeError, peopleError } from "./lib/errors.js";
 import { syncRegistration } from "./lib/registration.js";
 
 ext.runtime.onInstalled.addListener(() => {
@@ -42,6 +43,18 @@ ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
     }, () => sendResponse({ unreachable: [] }));
     return true;
   }
+  if (msg.type === "start-daemon") {
+    // "Start Shade" on a failed upload: only from a page where Shade is switched on.
+    senderEnabled(sender).then(async (enabled) => {
+      if (!enabled) return sendResponse({ ok: false, error: { code: "site_disabled", message: "" } });
+      try {
+        sendResponse(await startNative());
+      } catch (e) {
+        sendResponse({ ok: false, error: (e instanceof ShadeError ? e : peopleError("start_failed", String(e))).toJSON() });
+      }
+    }, () => sendResponse({ ok: false, error: { code: "site_disabled", message: "" } }));
+    return true;
+  }
   if (!fromExtensionPage(sender)) return false;
   handleControl(msg).then(sendResponse);
   return true;
@@ -57,4 +70,4 @@ ext.permissions.onRemoved?.addListener(() => {
 
 // Handles for tests and support (DevTools console of the background):
 // `shade.handleContextMenuClick(info, tab)` etc.
-globalThis.shade = { handleContextMenuClick, handleCheckPostedClick, openDashboard, syncRegistration, statusReport, pairNative, pairWithCode, handleControl };
+globalThis.shade = { handleContextMenuClick, handleCheckPostedClick, openDashboard, syncRegistration, statusReport, pairNative, pairWithCode, startNative, handleControl };

@@ -2,7 +2,8 @@
 extension, and to nothing else.
 
 Browsers start this program (registered by ``shade install``) when the extension
-calls ``runtime.connectNative`` / ``sendNativeMessage``. Messages travel both ways
+calls ``runtime.connectNative`` / ``sendNativeMessage``. Requests: ``ping``, ``pair``
+(the daemon's URL and token) and ``start`` (start the daemon if none answers, then pair). Messages travel both ways
 as a 4-byte length in native byte order followed by that many bytes of UTF-8 JSON.
 
 The browser names the caller on the command line: Chromium-family browsers pass
@@ -16,8 +17,12 @@ stdout carries frames only; diagnostics go to stderr, which browsers log.
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Sequence
 from urllib.parse import urlsplit
@@ -136,6 +141,62 @@ def pairing_reply() -> dict[str, Any]:
     }
 
 
+# How long "start" waits for a daemon it started to answer (it binds its port before it
+# loads the model, so this is the interpreter's and the web stack's start-up).
+START_WAIT_SECONDS = 30.0
+START_LOG = "started-by-browser.log"
+
+
+def _answers(url: str) -> bool:
+    """Whether a Shade daemon answers at ``url`` (its unauthenticated health check)."""
+    try:
+        with urllib.request.urlopen(f"{url}/v1/health", timeout=2) as resp:      # noqa: S310 - loopback only
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _spawn_daemon(log_path: "os.PathLike[str]") -> subprocess.Popen:
+    """``shade daemon`` in its own session, so that it outlives this helper (the browser ends
+    the helper once it has replied); its early output goes to a private log for the reason."""
+    from .private import open_private
+
+    log = open_private(log_path, exclusive=False)
+    kwargs: dict[str, Any] = {"start_new_session": True}
+    if os.name == "nt":
+        kwargs = {"creationflags": subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP}
+    with log:
+        return subprocess.Popen([sys.executable, "-m", "shade_daemon", "daemon"], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, close_fds=True, **kwargs)
+
+
+def start_reply(wait: float = START_WAIT_SECONDS) -> dict[str, Any]:
+    """Start the daemon unless one answers, wait until it does, and pair with it (the
+    extension's "Start Shade" button)."""
+    from .config import Paths, load_settings
+    from .runinfo import read_info
+
+    paths = Paths.resolve().ensure()
+    settings = load_settings(paths=paths)
+    url, recorded = daemon_url(paths, settings.port)
+    if recorded and _answers(url):
+        return {**pairing_reply(), "started": False}
+    log_path = paths.log_dir / START_LOG
+    proc = _spawn_daemon(log_path)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        info = read_info(paths)
+        if info is not None and info.pid == proc.pid and _answers(info.url.rstrip("/")):
+            return {**pairing_reply(), "started": True}
+        if proc.poll() is not None:
+            said = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            return {"ok": False, "code": "start_failed",
+                    "error": f"shade daemon exited with status {proc.returncode}: {said[-1] if said else 'no output'}"}
+        time.sleep(0.2)
+    return {"ok": False, "code": "start_failed",
+            "error": f"shade daemon did not answer within {wait:g} s; its log is {paths.log_dir}"}
+
+
 def handle(message: Any, caller: Caller, extra_origins: Sequence[str] = ()) -> dict[str, Any]:
     """The reply to one request from ``caller``."""
     if not is_shade_extension(caller, extra_origins):
@@ -143,10 +204,11 @@ def handle(message: Any, caller: Caller, extra_origins: Sequence[str] = ()) -> d
     kind = message.get("type") if isinstance(message, dict) else None
     if kind == "ping":
         return {"ok": True, "type": "pong", "version": __version__}
-    if kind != "pair":
-        return {"ok": False, "error": f"unknown request type {kind!r}; this host understands 'pair' and 'ping'"}
+    if kind not in ("pair", "start"):
+        return {"ok": False, "error": f"unknown request type {kind!r}; this host understands 'pair', 'start' "
+                                      "and 'ping'"}
     try:
-        return pairing_reply()
+        return pairing_reply() if kind == "pair" else start_reply()
     except Exception as exc:  # the reason goes to the extension, which shows it to the user
         return {"ok": False, "error": str(exc) or type(exc).__name__, "code": type(exc).__name__}
 

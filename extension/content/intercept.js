@@ -192,12 +192,39 @@
           ui.close();
           return null;
         }
-        const choice = await ui.ask(err.message || String(err), { retry: err.retry !== false, details: err.details });
+        let problem = err;
+        let choice;
+        for (;;) {
+          choice = await ui.ask(problem.message || String(problem), { retry: problem.retry !== false,
+            details: problem.details, start: problem.code === "not_running" });
+          if (choice !== "start") break;
+          ui.progress("Starting Shade…", 0);
+          problem = await startShade();          // null once Shade answers
+          if (!problem) {
+            choice = "retry";
+            break;
+          }
+        }
         if (choice === "retry") continue;
         ui.close();
         if (choice === "original") return out.map((f, i) => (indexes.indexOf(i) >= k ? files[i] : f));
         return null;
       }
+    }
+  }
+
+  /** Ask the background to start the Shade app through its native helper (the user pressed
+   * "Start Shade"): null once it answers, else the error to show. */
+  async function startShade() {
+    try {
+      const reply = await ext.runtime.sendMessage({ type: "start-daemon" });
+      if (reply && reply.ok) return null;
+      const e = (reply && reply.error) || {};
+      return { code: e.code || "start_failed", message: e.message || "Shade did not start.", details: e.details || "",
+        retry: true };
+    } catch (e) {
+      return { code: "extension_gone", message: "Shade's extension stopped. Reload the page and try again.",
+        details: String(e && e.message || e), retry: true };
     }
   }
 

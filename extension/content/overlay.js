@@ -114,17 +114,19 @@
         message.textContent = text;
         setButtons([["dismiss", "Dismiss", false, () => host.remove()]]);
       },
-      /** Show a failure and wait for the user's choice: "retry" | "original" | "cancel".
-       * `retry`: whether trying again can help (then it is the first choice); `details`: the
-       * developer's detail, folded under "details". */
-      ask(text, { retry = true, details: detail = "" } = {}) {
+      /** Show a failure and wait for the user's choice: "start" | "retry" | "original" | "cancel".
+       * `retry`: whether trying again can help (then it is the first choice); `start`: the app
+       * is not running and a "Start Shade" button comes first; `details`: the developer's
+       * detail, folded under "details". */
+      ask(text, { retry = true, start = false, details: detail = "" } = {}) {
         setState("error");
         title.textContent = "Shade could not shade this image";
         message.textContent = `${text}\nThe site has not received your image.`;
         setDetails(detail);
         return new Promise((resolve) => {
           setButtons([
-            ...(retry ? [["retry", "Try again", true, () => resolve("retry")]] : []),
+            ...(start ? [["start", "Start Shade", true, () => resolve("start")]] : []),
+            ...(retry ? [["retry", "Try again", !start, () => resolve("retry")]] : []),
             ["original", "Send the original", false, () => resolve("original")],
             ["cancel", "Cancel upload", !retry, () => resolve("cancel")],
           ]);

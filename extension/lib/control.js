@@ -66,6 +66,25 @@ export async function pairNative() {
   return completePairing(parsed.daemonUrl, parsed.token);
 }
 
+/** Start the Shade app through the native host ("Start Shade" on a failed upload), then pair
+ * with it: the app that starts may be a new one with its own address and token. */
+export async function startNative() {
+  let reply;
+  try {
+    reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "start" });
+  } catch (e) {
+    throw peopleError("cannot_start", `the native helper did not answer: ${e && e.message || e}`);
+  }
+  let parsed;
+  try {
+    parsed = parseNativeReply(reply);
+  } catch (e) {
+    throw peopleError("start_failed", e.message);
+  }
+  const paired = await completePairing(parsed.daemonUrl, parsed.token);
+  return { ...paired, started: !!reply.started };
+}
+
 /** Pair with a pasted code "shade:<port>:<token>". */
 export async function pairWithCode(code, daemonUrl) {
   let parsed;

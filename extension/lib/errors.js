@@ -24,6 +24,8 @@ export const MESSAGES = Object.freeze({
   fetch_failed: ["Shade could not read this image from the page. Allow Shade to read the site when it asks, or save the image and shade the file.", true],
   download_failed: ["Saving the shaded image did not finish. Check your downloads folder has room, then try again.", true],
   no_image: ["There is no image under the pointer.", false],
+  cannot_start: ["Shade could not start the app from the browser: its helper is not installed. Start Shade from your applications menu, then try again.", true],
+  start_failed: ["The Shade app did not start. Start Shade from your applications menu; if it will not start, reinstall Shade.", true],
   native_host_missing: ["Shade's helper for automatic pairing is not installed. Paste the pairing code from Shade's tray menu instead.", false],
   pairing_failed: ["Pairing did not work. Paste the pairing code from Shade's tray menu instead.", false],
   bad_pairing_code: ["That is not a Shade pairing code. Copy it again from Shade's tray menu (\"Copy pairing code\") and paste all of it.", false],

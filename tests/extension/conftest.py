@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shadetest import VENV_BIN, DaemonProcess, png_bytes
-from shadetest.extension import CHROMIUM, EXT_DIR, EXT_ORIGIN, NATIVE_HOST_NAME, PAGES_DIR
+from shadetest.extension import CHROMIUM, EXT_DIR, EXT_ORIGIN, NATIVE_HOST_NAME, PAGES_DIR, native_host_override
 
 
 @pytest.fixture(scope="session")
@@ -118,9 +118,11 @@ def _native_host(user_data: Path, home: Path) -> Path:
     """Register Shade's native host for this profile: a wrapper that runs the
     package's `shade-native-host` with the test's SHADE_HOME."""
     wrapper = user_data.parent / "shade-native-host-wrapper"
+    override = native_host_override(user_data)
     wrapper.write_text(
         "#!/bin/sh\n"
         f"export SHADE_HOME={json.dumps(str(home))}\n"
+        f"[ -f {json.dumps(str(override))} ] && . {json.dumps(str(override))}\n"
         f"exec {json.dumps(str(VENV_BIN / 'shade-native-host'))} \"$@\"\n"
     )
     wrapper.chmod(0o755)

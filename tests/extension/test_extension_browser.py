@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shadetest.extension import EXT_ORIGIN, b64, free_port
+from shadetest.extension import EXT_ORIGIN, b64, free_port, native_host_override
 
 pytestmark = pytest.mark.browser
 
@@ -197,6 +197,52 @@ def test_daemon_down_shows_error_and_withholds_the_original(shade_on, daemon, pu
     got = received(page, 2)
     assert got[1]["name"] == "orig.png" and got[1]["bytes"] == images["art"].read_bytes()
     page.close()
+
+
+def test_start_shade_starts_the_app_through_the_helper_and_the_upload_goes_on(shade_on, public_site, images,
+                                                                               plumbing_model_dir, tmp_path):
+    """The app is not running: the card offers "Start Shade" first; the native helper starts the
+    daemon (here in a Shade home of its own, on a port of its own), the extension pairs with it,
+    and the held upload is shaded and sent."""
+    import os
+    import signal
+
+    from shade_daemon.config import Paths
+    from shade_daemon.runinfo import read_info
+
+    home, port = tmp_path / "started-home", free_port()
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(
+        f'view_size = 64\nquality = "fast"\ntoken_store = "file"\nmax_pixels = 15000\nport = {port}\n'
+        f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n", encoding="utf-8")
+    override = native_host_override(shade_on.user_data)
+    override.write_text(f"export SHADE_HOME={json.dumps(str(home))}\n")
+    paths = Paths.resolve({"SHADE_HOME": str(home)})
+    try:
+        shade_on.set_storage({"daemonUrl": f"http://127.0.0.1:{port}"})
+        page = open_page(shade_on, public_site)
+        page.set_input_files("#file", str(images["art"]))
+        page.locator("#shade-overlay[data-state=error]").wait_for(timeout=15000)
+        assert NOT_RUNNING in page.locator("#shade-overlay .message").inner_text()
+        first = page.locator("#shade-overlay button").first
+        assert first.get_attribute("data-action") == "start" and first.inner_text() == "Start Shade"
+        first.click()
+        got = received(page, 1, timeout=90000)
+        assert_shaded(images["art"].read_bytes(), got[0]["bytes"])
+        info = read_info(paths)
+        assert info is not None and info.port == port, "the helper's daemon is the one that shaded"
+        stored = shade_on.evaluate("chrome.storage.local.get(['daemonUrl', 'token'])")
+        assert stored["daemonUrl"] == f"http://127.0.0.1:{port}" and stored["token"]
+        page.close()
+    finally:
+        override.unlink(missing_ok=True)
+        info = read_info(paths)
+        if info is not None:
+            os.kill(info.pid, signal.SIGTERM)
+            for _ in range(100):
+                if read_info(paths) is None:
+                    break
+                time.sleep(0.1)
 
 
 def test_context_menu_error_when_daemon_down(shade_on, public_site):

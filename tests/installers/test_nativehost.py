@@ -148,3 +148,55 @@ def test_installed_launcher_runs_the_host_like_a_browser_would(home, host_env):
         code, replies, err = run_host(args, frame({"type": "pair"}), bare, command=[manifest["path"]])
         assert code == 0, err
         assert replies[0]["ok"] is True and replies[0]["token"] == _token(host_env), key
+
+
+def _stop(env: dict[str, str]) -> None:
+    import os
+    import signal
+    import time
+
+    from shade_daemon.runinfo import read_info
+
+    info = read_info(Paths.resolve(env))
+    if info is None:
+        return
+    os.kill(info.pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(info.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(info.pid, signal.SIGKILL)
+
+
+def test_start_starts_the_daemon_once_and_pairs_with_it(host_env):
+    """"Start Shade" on a failed upload: the helper starts ``shade daemon`` in its own session
+    (it outlives the helper), waits until it answers, and hands over its address and token;
+    asked again, it finds it running and starts nothing."""
+    import urllib.request
+
+    from shadetest.extension import free_port
+
+    env = {**host_env, "SHADE_PORT": str(free_port()), "SHADE_DEVICE": "cpu"}
+    try:
+        code, replies, err = run_host([SHADE_ORIGIN], frame({"type": "start"}), env)
+        assert code == 0, err
+        reply = replies[0]
+        assert reply["ok"] and reply["started"] is True, reply
+        assert reply["url"] == f"http://127.0.0.1:{env['SHADE_PORT']}" and reply["token"] == _token(env)
+        req = urllib.request.Request(f"{reply['url']}/v1/status", headers={"Authorization": f"Bearer {reply['token']}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:      # the helper has exited; the daemon answers
+            assert resp.status == 200
+        code, replies, err = run_host([SHADE_ORIGIN], frame({"type": "start"}), env)
+        assert replies[0]["ok"] and replies[0]["started"] is False and replies[0]["url"] == reply["url"]
+    finally:
+        _stop(env)
+
+
+def test_a_daemon_that_cannot_start_is_reported_with_its_reason(host_env):
+    env = {**host_env, "SHADE_PORT": "not-a-port"}
+    code, replies, err = run_host([SHADE_ORIGIN], frame({"type": "start"}), env)
+    assert code == 0, err
+    assert replies[0]["ok"] is False and replies[0]["code"] in ("start_failed", "ConfigError"), replies
+    assert "port" in replies[0]["error"].lower()

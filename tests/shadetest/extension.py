@@ -26,6 +26,12 @@ def b64(path_or_bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def native_host_override(user_data: Path) -> Path:
+    """A shell file the native host's wrapper reads when it exists: a test points the helper
+    at another Shade home there (one where no daemon runs yet)."""
+    return user_data.parent / "native-host-env.sh"
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as s:
