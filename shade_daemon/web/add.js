@@ -42,7 +42,7 @@ export async function addFiles(files) {
     try {
       added.push(await api("/v1/jobs", { method: "POST", form }));
     } catch (e) {
-      showMessage(`${file.name} was not added: ${e.message}`, true);
+      showMessage(Object.assign(new Error(`${file.name} was not added. ${e.message}`), { details: e.details }), true);
       return added;
     }
   }
@@ -69,7 +69,7 @@ export function setup() {
       await api("/v1/to-post/open", { method: "POST" });
       showMessage("");
     } catch (e) {
-      showMessage(e.message, true);
+      showMessage(e, true);
     }
   });
   fill().catch(() => { /* the queue's own stream reports a lost connection */ });

@@ -1,7 +1,7 @@
 // The dashboard's one door to the daemon: same-origin fetches with the session cookie, the
 // CSRF token on every change, JSON errors turned into ApiError. Also a small DOM builder
 // (text goes in as text, never as HTML).
-const csrf = document.querySelector('meta[name="shade-csrf"]')?.content || "";
+const csrf = globalThis.document?.querySelector('meta[name="shade-csrf"]')?.content || "";
 
 export class ApiError extends Error {
   constructor(status, code, message, details = "") {
@@ -10,6 +10,26 @@ export class ApiError extends Error {
     this.code = code;
     this.details = details;
   }
+}
+
+// What the daemon's error codes mean for the person at the page, and what to do. The daemon's
+// own message (setting keys, commands: written for developers) goes under "details".
+export const PEOPLE = Object.freeze({
+  upload_too_large: "This file is larger than Shade accepts. Pick a smaller copy, or raise \u201cLargest upload\u201d in Settings.",
+  image_too_large: "This image has more pixels than Shade accepts. Pick a smaller copy, or raise \u201cLargest image\u201d in Settings.",
+  bad_image: "Shade could not read this file as an image. Save it again as PNG, JPEG or WebP, then pick it again.",
+  model_not_found: "Shade's model is not installed. Install Shade again to get it, then try again.",
+  device_unavailable: "Shade cannot use the graphics card it is set to use. Set \u201cDevice\u201d to automatic in Settings.",
+  disk_full: "The disk is full, so Shade cannot keep the image. Free some space, then try again.",
+  storage_error: "Shade cannot write to its folder. Check that the folders shown in Settings can be written, then try again.",
+  queue_full: "Shade is busy with many other images. Try again in a minute.",
+  worker_unavailable: "Shade's shading stopped and is starting again. Try again in a moment.",
+});
+
+/** {message, details} for an error code and the daemon's own message. */
+export function peopleWords(code, message) {
+  const words = PEOPLE[code];
+  return words ? { message: words, details: `${code}: ${message || ""}` } : { message: message || "", details: "" };
 }
 
 // A refused session is what a daemon restart leaves: say that, not the daemon's words for developers.
@@ -32,7 +52,9 @@ export async function api(path, { method = "GET", json, form } = {}) {
     const err = (data && data.error) || {};
     const details = `${err.code || "http_error"}: ${err.message || `HTTP ${res.status}`}`;
     if (res.status === 401) throw new ApiError(401, err.code || "unauthorized", SIGNED_OUT, details);
-    throw new ApiError(res.status, err.code || "http_error", err.message || "Shade could not do that; try again.", details);
+    const said = peopleWords(err.code, err.message);
+    throw new ApiError(res.status, err.code || "http_error", said.message || "Shade could not do that; try again.",
+      said.details || details);
   }
   return data;
 }
@@ -53,9 +75,13 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function showMessage(text, isError = false) {
+/** Say `what` (text, or an error whose details are folded under "details") in the message box. */
+export function showMessage(what, isError = false) {
   const box = document.getElementById("message");
-  box.textContent = text || "";
+  const text = what instanceof Error ? what.message : what;
+  const details = what instanceof Error ? what.details : "";
+  box.replaceChildren(text || "");
+  if (details) box.append(el("details", {}, el("summary", {}, "details"), el("div", { class: "detail" }, details)));
   box.classList.toggle("error", Boolean(isError));
   box.hidden = !text;
 }

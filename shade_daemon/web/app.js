@@ -16,7 +16,7 @@ function route() {
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.dataset.view !== view;
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.view === view);
   showMessage("");
-  Promise.resolve(VIEWS[view].show(item)).catch((e) => showMessage(e.message, true));
+  Promise.resolve(VIEWS[view].show(item)).catch((e) => showMessage(e, true));
 }
 
 queue.start();

@@ -36,7 +36,7 @@ async function send(file) {
     await list();
   } catch (e) {
     out.replaceChildren();
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 

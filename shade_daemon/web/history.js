@@ -52,7 +52,7 @@ async function load() {
 export function setup() {
   document.getElementById("history-search").addEventListener("input", () => {
     clearTimeout(timer);
-    timer = setTimeout(() => load().catch((e) => showMessage(e.message, true)), 200);
+    timer = setTimeout(() => load().catch((e) => showMessage(e, true)), 200);
   });
   document.getElementById("history-clear").addEventListener("click", async () => {
     if (!confirm("Forget every history entry and audit? Your files stay where they are.")) return;
@@ -60,7 +60,7 @@ export function setup() {
       await api("/v1/history", { method: "DELETE" });
       await load();
     } catch (e) {
-      showMessage(e.message, true);
+      showMessage(e, true);
     }
   });
 }

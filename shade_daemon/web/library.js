@@ -21,7 +21,7 @@ async function removeItem(kind, name) {
     await api(`/v1/${kind}/${encodeURIComponent(name)}`, { method: "DELETE" });
     await load();
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 
@@ -38,7 +38,7 @@ async function addItem(file, nameId, kind) {
     showMessage(`Added \u201c${name}\u201d to the ${kind === "anchors" ? "targets" : "styles"}.`);
     await load();
   } catch (err) {
-    showMessage(err.message, true);
+    showMessage(err, true);
   }
 }
 

@@ -50,7 +50,7 @@ async function stronger(id) {
     location.hash = "#queue";            // the view change clears messages: say it after
     setTimeout(() => showMessage(`Shading ${job.filename} again at the ${job.intensity} intensity.`), 50);
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 

@@ -1,6 +1,6 @@
 // The queue: every job from every source (folder, extension, API), live over one
 // server-sent-event stream, with pause, resume and cancel.
-import { api, el, showMessage } from "./api.js";
+import { api, el, peopleWords, showMessage } from "./api.js";
 import { lost } from "./signin.js";
 
 const jobs = new Map();
@@ -51,6 +51,13 @@ function verdictClass(job) {
   return level ? `verdict-${level.replace(/ /g, "-")}` : "";
 }
 
+// Why a job failed, in words; the daemon's own message folded under "details".
+function reason(error) {
+  const said = peopleWords(error.code, error.message);
+  return el("div", { class: "muted reason" }, said.message,
+    said.details ? el("details", {}, el("summary", {}, "details"), el("div", { class: "detail" }, said.details)) : null);
+}
+
 function row(job) {
   const total = job.total || 0;
   const done = job.status === "done";
@@ -68,7 +75,7 @@ function row(job) {
     actions.push(el("button", { type: "button", class: "stronger", onclick: () => stronger(job.id) }, "Shade again, stronger"));
   }
   const err = job.error && (job.status === "failed" || job.status === "rejected")
-    ? el("div", { class: "muted reason" }, job.error.message) : null;
+    ? reason(job.error) : null;
   const advice = done && v && v.advice ? el("div", { class: "muted advice" }, v.advice) : null;
   const opts = job.options || {};
   return el("tr", { dataset: { jobId: job.id, status: job.status } },
@@ -89,7 +96,7 @@ async function stronger(id) {
     showMessage(`Shading ${job.filename} again at the ${job.intensity} intensity.`);
     render();
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 
@@ -107,7 +114,7 @@ async function cancel(id) {
     showMessage("");
     render();
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 
@@ -117,7 +124,7 @@ async function setPaused(paused) {
     setStatus(await api("/v1/status"));
     showMessage("");
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 

@@ -47,7 +47,7 @@ async function save(form) {
     showMessage(`Saved: ${parts.join("; ")}.`);
     await show();
   } catch (e) {
-    showMessage(e.message, true);
+    showMessage(e, true);
   }
 }
 

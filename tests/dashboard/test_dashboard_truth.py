@@ -135,6 +135,22 @@ def test_the_dashboard_shades_a_dropped_file(context, watching):
     page.close()
 
 
+def test_a_refused_file_is_told_in_words_with_the_daemons_own_under_details(context, watching):
+    page = signed_in(context, watching)
+    wait_js(page, "() => document.querySelectorAll('#add-intensity option').length === 3")
+    page.evaluate("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8])], "broken.png", { type: "image/png" }));
+        document.getElementById("queue-drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }""")
+    box = page.locator("#message.error")
+    box.filter(has_text="broken.png was not added").wait_for(timeout=30000)
+    said = box.evaluate("(b) => b.firstChild.textContent")
+    assert "could not read this file as an image" in said and "bad_image" not in said, said
+    assert "bad_image" in box.locator("details .detail").text_content()
+    page.close()
+
+
 def test_a_rejected_folder_file_appears_in_the_queue_with_its_reason(context, watching):
     page = signed_in(context, watching)
     to_post = watching.home / "Pictures" / "Shade" / "to-post"

@@ -103,3 +103,16 @@ test("the verdict's words never call a weak result protected", () => {
   assert.deepEqual(Object.keys(WEAK_RULES), ["send", "hold", "none"]);
   for (const words of Object.values(WEAK_RULES)) clean(words, "rule");
 });
+
+test("the dashboard says the daemon's errors in people's words, the daemon's own under details", async () => {
+  const { PEOPLE, peopleWords } = await import("../../../shade_daemon/web/api.js");
+  for (const [code, message] of Object.entries(PEOPLE)) {
+    clean(message, `dashboard ${code}`);
+    const said = peopleWords(code, "over max_upload_mb (`shade config`)");
+    assert.equal(said.message, message);
+    assert.ok(said.details.includes("max_upload_mb"), "the developer's words are kept under details");
+  }
+  for (const code of ["upload_too_large", "image_too_large", "device_unavailable", "disk_full", "storage_error"]) {
+    assert.ok(code in PEOPLE, `${code} has people's words`);
+  }
+});
