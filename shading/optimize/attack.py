@@ -326,9 +326,18 @@ class Shader:
         if transformed > 0:
             posting = self.simulator.sample()
             (transformed * self._pass(view, scales, view.look(posting.op(seen)), posting.shift)).backward()
+        toward = seen.grad
         if self.labels is not None and self.label_weight > 0:
-            (self.label_weight * self.labels(seen, self.generator)).backward()
-        (grad,) = torch.autograd.grad(uploaded, u, grad_outputs=seen.grad)
+            # Each channel's gradient at the uploaded image, RMS-normalized before they are
+            # added: the two losses have unrelated scales (band distances over calibrated
+            # per-view weights against a cross-entropy), so a raw sum lets whichever happens
+            # to be larger take the step, and ``label_weight`` would not be the share it says.
+            seen.grad = None
+            self.labels(seen, self.generator).backward()
+            labels = seen.grad / _rms(seen.grad).clamp_min(1e-12)
+            toward = labels * self.label_weight if toward is None else (
+                toward / _rms(toward).clamp_min(1e-12) + self.label_weight * labels)
+        (grad,) = torch.autograd.grad(uploaded, u, grad_outputs=toward)
         return grad
 
     def state_dict(self) -> dict:
