@@ -50,6 +50,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-steps", type=int, default=100,
                    help="steps of the reference attack (L-inf 0.04; 0 leaves it out; 500 as published)")
     p.add_argument("--no-purify", action="store_true", help="leave out the purification rows")
+    p.add_argument("--recaption", action="store_true",
+                   help="add the recaptioning rows: A's training labels written by a held-out classifier "
+                        "(--captioner), Shade with its labels channel alone and with both (needs shade-art[labels])")
+    p.add_argument("--captioner", default="efficientnet-lite2", metavar="NAME",
+                   help="with --recaption: the label model that writes the captions (default efficientnet-lite2)")
     p.add_argument("--fast", action="store_true", help="the small variant the tests run (about a minute)")
     p.add_argument("--device", choices=list(DEVICES), default="auto")
 
@@ -92,7 +97,9 @@ def _config(args: argparse.Namespace, concepts: list):
                    intensities=tuple(args.intensities)[:1] if args.fast else tuple(args.intensities),
                    quality=base.quality if args.fast else args.quality,
                    reference=steps > 0, reference_steps=min(steps, base.reference_steps) if args.fast else steps,
-                   purifiers=() if args.no_purify else base.purifiers)
+                   purifiers=() if args.no_purify else base.purifiers,
+                   recaption=bool(getattr(args, "recaption", False)),
+                   captioner=getattr(args, "captioner", base.captioner))
 
 
 def _execute(config, out: Path, json_path: str | None = None) -> int:

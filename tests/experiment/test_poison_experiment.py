@@ -152,7 +152,7 @@ def fast_run(model_dir, tmp_path_factory):
     # the runner end to end; the figures come from `shade experiment poison`.
     config = fast_config(concepts=_concepts(), poisoned="coffee", target="astronaut", model_dirs=(model_dir,),
                          device="cpu", objectives=("concept",), samples=32, judge=JudgeSettings(steps=100),
-                         flow=FlowSettings(width=24, steps=150, batch=32, plateau_every=50))
+                         flow=FlowSettings(width=24, steps=150, batch=32, plateau_every=50), recaption=True)
     result = run_poison_experiment(config, log=lambda s: None)
     out = write_outputs(result, tmp_path_factory.mktemp("poison"))
     return config, result, out
@@ -180,7 +180,9 @@ def test_report_carries_every_condition_with_its_numbers(fast_run):
     report = json.loads(out["report"].read_text())
     wanted = [c.name for c in conditions_for(config)]
     assert [c["condition"] for c in report["conditions"]] == wanted
-    assert set(wanted) == {"clean", "shade-default-p100", "reference-p100", "reference-matched-p100", "label-swap"}
+    assert set(wanted) == {"clean", "shade-default-p100", "reference-p100", "reference-matched-p100", "label-swap",
+                           "recaptioned-clean", "recaptioned-shade-default-latent-p100",
+                           "recaptioned-shade-default-labels-p100", "recaptioned-shade-default-both-p100"}
     for c in report["conditions"]:
         assert len(c["seeds"]) == len(config.seeds)
         for metric in ("target_share", "target_share_pixels", "own_share", "target_probability",
@@ -193,7 +195,8 @@ def test_report_carries_every_condition_with_its_numbers(fast_run):
         if c["condition"] != "clean":
             assert set(c["agreement"]["judges"]) == {"probe", "pixels"}
     assert report["probe"]["pixel_judge"]["test_accuracy"] > report["probe"]["chance"]
-    assert set(report["shading"]) == {"shade-default", "reference-published", "reference-matched"}
+    assert set(report["shading"]) == {"shade-default", "shade-default-labels", "shade-default-latent+labels",
+                                      "reference-published", "reference-matched"}
     for entry in report["shading"].values():
         assert entry["images"] == config.train_images and 20 < entry["psnr_mean"] < 60
         assert 0 < entry["latent_ratio"] < 1          # the shaded latents moved toward the anchor
@@ -203,3 +206,27 @@ def test_report_carries_every_condition_with_its_numbers(fast_run):
     assert report["timing"]["total"]["wall_s"] > 0 and isinstance(report["native_bf16"], bool)
     with Image.open(out["plot"]) as plot, Image.open(out["samples"]) as grid:
         assert plot.size[0] > 300 and grid.size[1] >= 96 * (len(wanted) + 2)
+
+
+@pytest.mark.weights
+def test_the_recaptioning_rows_train_under_the_held_out_captioners_labels(fast_run):
+    """A held-out classifier (Lite2, outside the labels channel's Lite0+Lite1 ensemble) writes
+    the captions: each of A's images it names otherwise leaves A's training set."""
+    config, result, _ = fast_run
+    report = result.report
+    assert report["recaption"]["captioner"] == "efficientnet-lite2"
+    by = {c["condition"]: c for c in report["conditions"]}
+    clean = by["recaptioned-clean"]["recaptioned"]
+    assert clean["clean_label"] == "coffee" and clean["clean_share"] == 0.0
+    for tag in ("latent", "labels", "both"):
+        row = by[f"recaptioned-shade-default-{tag}-p100"]
+        said = row["recaptioned"]
+        assert said["clean_label"] == "coffee" and len(said["shaded_labels"]) == config.train_images
+        assert 0.0 <= said["shaded_share"] <= 1.0
+        # The generator trained without the images the captioner named otherwise.
+        away = sum(label != "coffee" for label in said["shaded_labels"])
+        assert all(seed["recaptioned_away"] == away for seed in row["seeds"])
+    # The labels channel is what moves the captioner: on these photos it names every shaded
+    # coffee otherwise (1.0; the latent channel alone 0.25, the clean images 0.0).
+    labels = by["recaptioned-shade-default-labels-p100"]["recaptioned"]["shaded_share"]
+    assert labels >= clean["clean_share"] + 0.5, labels

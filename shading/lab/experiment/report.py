@@ -26,15 +26,23 @@ def format_table(report: dict[str, Any]) -> str:
         f"{report['samples_per_condition']} samples per condition and seed",
         f"judges on clean held-apart crops: latent probe {report['probe']['test_accuracy']:.3f}, "
         f"pixel judge {judge.get('test_accuracy', float('nan')):.3f} (chance {report['probe']['chance']:.3f})",
-        f"{'condition':<34} {'B (probe)':>15} {'B (pixels)':>15} {'A (probe)':>15} {'steps':>6}  verdict",
+        f"{'condition':<38} {'B (probe)':>15} {'B (pixels)':>15} {'A (probe)':>15} {'steps':>6}  verdict",
     ]
     for s in report["conditions"]:
         t, px, o = s["target_share"], s.get("target_share_pixels"), s["own_share"]
         pixels = f"{px['mean']:>7.3f} ± {px['std']:<5.3f}" if px else f"{'-':>15}"
         verdict = (s.get("agreement") or {}).get("verdict", "control")
         steps = s.get("flow_steps", {}).get("mean", float("nan"))
-        lines.append(f"{s['condition']:<34} {t['mean']:>7.3f} ± {t['std']:<5.3f} {pixels} "
+        lines.append(f"{s['condition']:<38} {t['mean']:>7.3f} ± {t['std']:<5.3f} {pixels} "
                      f"{o['mean']:>7.3f} ± {o['std']:<5.3f} {steps:>6.0f}  {verdict}")
+    captioned = [s for s in report["conditions"] if s.get("recaptioned")]
+    if captioned:
+        lines.append(f"recaptioned by {report['recaption']['captioner']} (after JPEG 85): share of A's training "
+                     f"images captioned other than {captioned[0]['recaptioned']['clean_label']!r}:")
+        for s in captioned:
+            r = s["recaptioned"]
+            share = r["clean_share"] if s["kind"] == "clean" else r["shaded_share"]
+            lines.append(f"  {s['condition']:<38} {share:.2f}")
     lines.append("shaded images (A's training images):")
     for name, entry in report["shading"].items():
         extra = " ".join(f"{k}={v}" for k, v in entry.items() if k.startswith("latent_ratio+"))

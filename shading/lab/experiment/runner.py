@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from ...labels.registry import load_label_model
 from ...measure.perceptual import score_arrays
 from ...models.encoders import load_encoder, resolve_device
 from ...optimize.attack import reference_attack
@@ -50,6 +51,7 @@ from .decoder import load_decoder
 from .flow import FlowNet, FlowSettings, parameter_count, sample_flow, train_flow
 from .pixels_judge import JudgeSettings, pixel_accuracy, pixel_shares, train_pixel_judge
 from .probe import Probe, confusion, mean_probabilities, shares, train_probe
+from .recaption import Recaptioned, recaption
 
 Log = Callable[[str], None]
 ENCODER = "taef2"
@@ -89,6 +91,11 @@ class PoisonConfig:
     device: str = "auto"
     precision: str = "auto"                    # the generator's passes: bfloat16 where native
     data_seed: int = 0
+    # The recaptioning rows: the generator's labels for A's training images come from a
+    # captioner outside Shade's ensemble (a held-out classifier's top label, as a concept),
+    # and Shade also runs with its labels channel (alone and with the latent channel).
+    recaption: bool = False
+    captioner: str = "efficientnet-lite2"
 
 
 def fast_config(**overrides: Any) -> PoisonConfig:
@@ -111,11 +118,13 @@ class Condition:
     intensity: Optional[str] = None
     purifier: Optional[str] = None
     variant: Optional[str] = None  # shade: its objective; reference: "published" or "matched"
+    channels: tuple[str, ...] = ("latent",)   # shade: what the shading acts on
+    recaptioned: bool = False      # A's training labels written by the held-out captioner
 
     @property
-    def source(self) -> tuple[str, Optional[str], Optional[str]]:
-        """Which poisoned image set it draws from (kind, intensity, variant)."""
-        return self.kind, self.intensity, self.variant
+    def source(self) -> tuple[str, Optional[str], Optional[str], tuple[str, ...]]:
+        """Which poisoned image set it draws from (kind, intensity, variant, channels)."""
+        return self.kind, self.intensity, self.variant, self.channels if self.kind == "shade" else ("latent",)
 
 
 def conditions_for(config: PoisonConfig) -> list[Condition]:
@@ -132,6 +141,12 @@ def conditions_for(config: PoisonConfig) -> list[Condition]:
         if config.reference_matched and config.intensities:
             out.append(Condition("reference-matched-p100", "reference", 100, None, None, "matched"))
     out.append(Condition("label-swap", "label_swap", 100))
+    if config.recaption and config.intensities and config.objectives:
+        first_intensity = config.intensities[0]
+        out.append(Condition("recaptioned-clean", "clean", 0, recaptioned=True))
+        for tag, channels in (("latent", ("latent",)), ("labels", ("labels",)), ("both", ("latent", "labels"))):
+            out.append(Condition(f"recaptioned-shade-{first_intensity}-{tag}-p100", "shade", 100, first_intensity,
+                                 None, first, channels, True))
     for purifier in config.purifiers:
         # The purifier alone, on A's clean images: what the rows below owe to the cleaning
         # itself (a model trained on blurred or recompressed A drifts, shaded or not).
@@ -297,8 +312,9 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
     deltas: list[torch.Tensor] = []                 # the reference's patterns at its published eps
     matched_visibility = INTENSITIES[config.intensities[0]].visibility if config.intensities else 78.0
     for source in dict.fromkeys(c.source for c in conditions if c.kind in ("shade", "reference")):
-        kind, intensity, variant = source
+        kind, intensity, variant, channels = source
         label = (f"shade-{intensity}" + ("" if variant == config.objectives[0] else f"-{variant}")
+                 + ("" if channels == ("latent",) else "-" + "+".join(channels))
                  if kind == "shade" else f"reference-{variant}")
         with _Stage(clock, f"shading:{label}") as stage:
             images, measured = [], []
@@ -308,7 +324,7 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                     result = protector.protect(original, ProtectOptions(
                         mode="poison", anchor=anchor, encoders=(ENCODER,), intensity=intensity,
                         quality=config.quality, seed=10_000 * (config.data_seed + 1) + i, model_dirs=dirs,
-                        device=device, view_size=config.crop, objective=variant))
+                        device=device, view_size=config.crop, objective=variant, channels=channels))
                     images.append(np.asarray(result.image.convert("RGB")))
                     measured.append(result.measurements)
                 elif variant == "published":
@@ -345,19 +361,42 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
         log(f"{label}: {len(images)} images, {entry['seconds_per_image']}s each, PSNR {entry['psnr_mean']}, "
             f"latent ratio to the anchor {entry['latent_ratio']}")
 
-    poisoned_images[("purified", None, None)] = [crops[names[a]][i] for i in train_idx]   # cleaned, not shaded
+    poisoned_images[("purified", None, None, ("latent",))] = [crops[names[a]][i] for i in train_idx]   # cleaned, not shaded
 
     # The poisoned latents each condition can draw from, encoded once.
-    latent_cache: dict[tuple[str, Optional[str], Optional[str], Optional[str]], torch.Tensor] = {}
+    latent_cache: dict[tuple, torch.Tensor] = {}
 
     def poisoned_latents(c: Condition) -> torch.Tensor:
-        key = (c.kind, c.intensity, c.variant, c.purifier)
+        key = (*c.source, c.purifier)
         if key not in latent_cache:
             images = poisoned_images[c.source]
             if c.purifier:
                 images = [PURIFIERS[c.purifier](img, 7 + i) for i, img in enumerate(images)]
             latent_cache[key] = encode_bases(encoder, images, device)
         return latent_cache[key]
+
+    recaptions: dict[tuple, Recaptioned] = {}
+    if any(c.recaptioned for c in conditions):
+        with _Stage(clock, "recaption"):
+            captioner = load_label_model(config.captioner, device, dirs)
+            clean_a = [crops[names[a]][i] for i in train_idx]
+            clean_caption = recaption(clean_a, clean_a, captioner)
+            recaptions[("clean", None, None, ("latent",))] = clean_caption
+            for c in conditions:
+                if c.recaptioned and c.kind == "shade" and c.source not in recaptions:
+                    recaptions[c.source] = recaption(clean_a, poisoned_images[c.source], captioner,
+                                                     clean_label=clean_caption.clean_label)
+        log(f"recaptioned by {config.captioner}: A's clean images are {clean_caption.clean_label!r} "
+            f"({clean_caption.clean_share:.2f} otherwise); shaded, labelled otherwise: "
+            + ", ".join(f"{'+'.join(k[3])} {r.shaded_share:.2f}" for k, r in recaptions.items() if k[0] == "shade"))
+
+    def captioned_as(c: Condition) -> dict[int, str]:
+        """Under recaptioning, A's training images (by index) the captioner names otherwise,
+        with the concept their caption names: each is trained under that caption."""
+        if not c.recaptioned:
+            return {}
+        found = recaptions[c.source if c.kind == "shade" else ("clean", None, None, ("latent",))]
+        return {i: cap for i, cap in zip(train_idx, found.shaded_labels) if cap != found.clean_label}
 
     shape = tuple(clean_train[names[0]].shape[1:])
     results: dict[str, list[dict[str, Any]]] = {c.name: [] for c in conditions}
@@ -377,6 +416,16 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                 for i in chosen:                      # the image and its mirror
                     mixed[i], mixed[i + count] = z[i], z[i + n_train]
                 data[names[a]] = pick_windows(mixed, train_idx, count)
+            moved = captioned_as(c)
+            if moved:
+                # Each image the captioner names otherwise leaves A; it joins the concept its
+                # caption names when that is one the generator knows, else no prompt draws it.
+                base = base_latents[names[a]] if c.kind == "clean" else mixed
+                kept = [i for i in train_idx if i not in moved]
+                data[names[a]] = pick_windows(base, kept, count) if kept else data[names[a]][:0]
+                for i, caption in moved.items():
+                    if caption in names and caption != names[a]:
+                        data[caption] = torch.cat([data[caption], pick_windows(base, [i], count)])
             latents = torch.cat([norm(data[n]) for n in names])
             labels = torch.cat([torch.full((len(data[n]),), k) for k, n in enumerate(names)])
             with _Stage(clock, "train") as stage:
@@ -390,7 +439,7 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                 pixel = pixel_shares(judge, decoded(samples), classes)
                 row.update(target_share_pixels=round(pixel[b], 4), own_share_pixels=round(pixel[a], 4),
                            flow_steps=int(getattr(net, "steps_trained", config.flow.steps)))
-                row.update(seed=seed, train_seconds=round(train_s, 2),
+                row.update(seed=seed, train_seconds=round(train_s, 2), recaptioned_away=len(moved),
                            poisoned_images=len(subsets[c.dose]) if c.kind not in ("clean", "label_swap")
                            else (n_train if c.kind == "label_swap" else 0))
                 if c.kind == "clean":     # how faithfully the generator draws every concept
@@ -422,6 +471,8 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                for metric in ("target_share", "target_share_pixels", "own_share", "own_share_pixels",
                               "target_probability", "distance_to_target", "distance_to_own", "flow_steps")},
             "agreement": agreement(judges) if c.kind != "clean" else None,
+            "recaptioned": recaptions[c.source if c.kind == "shade" else ("clean", None, None, ("latent",))].to_dict()
+            if c.recaptioned else None,
             "seeds": rows,
         })
     report = {
@@ -439,6 +490,9 @@ def run_poison_experiment(config: Optional[PoisonConfig] = None, log: Log = prin
                   "objectives": list(config.objectives)},
         "reference": {"enabled": config.reference, "eps": config.reference_eps, "steps": config.reference_steps,
                       "matched_visibility": matched_visibility if config.reference_matched else None},
+        "recaption": {"captioner": config.captioner, "jpeg_quality": 85,
+                      "note": "the captioner's top label, as a concept, is the caption each of A's training "
+                              "images is trained under; one not naming A leaves A"} if recaptions else None,
         "seeds": list(config.seeds), "doses": list(config.doses), "samples_per_condition": config.samples,
         "probe": probe_report,
         "shading": shading_report,
