@@ -149,7 +149,7 @@ class ProtectOptions:
     tuning: dict = field(default_factory=dict)  # optimizer settings by name (TUNABLE), for experiments and tests
     channels: tuple[str, ...] = ("latent",)    # what the shading acts on: "latent" (VAE encoders), "labels"
     label_models: tuple[str, ...] = ("efficientnet-lite0", "efficientnet-lite1")   # the labels channel's ensemble
-    label_weight: float = 1.0                  # the labels channel's share of each step's loss
+    label_weight: float = 0.5                  # the labels channel's gradient against the latent's (each normalized)
 
     def validate(self) -> None:
         if self.mode not in MODES:

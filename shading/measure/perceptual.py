@@ -338,10 +338,10 @@ def fit_scale(score_at, target: float, start: float, low: float = 1e-4, high: fl
     best: tuple[float, float] | None = None
     tried: list[tuple[float, float]] = []
     a = min(max(start, low), high)
-    # While nothing has met the target the search goes on a little longer: a pattern that
-    # turned much more visible per unit of energy (the start far too large) would otherwise
-    # end at ``low``, an image left all but unshaded.
-    while len(tried) < max_evals or (best is None and len(tried) < max_evals + 6):
+    # While only the floor (or nothing) has met the target the search goes on a little
+    # longer: a pattern that turned much more visible per unit of energy (the start far too
+    # large) would otherwise end at ``low``, an image left all but unshaded.
+    while len(tried) < max_evals or (len(tried) < max_evals + 6 and (best is None or best[0] <= low)):
         s = float(score_at(a))
         tried.append((a, s))
         if s >= target and (best is None or a > best[0]):

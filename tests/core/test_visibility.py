@@ -177,3 +177,16 @@ def test_each_preset_meets_its_visibility_on_the_bench_images(model_dir, anchor_
 def test_a_user_given_visibility_is_met(model_dir, anchor_dir, photo):
     result = protect(photo, _opts(model_dir, anchor_dir, steps=2, visibility=90))
     assert 90 <= score_arrays(photo, _decoded(result.to_bytes())) <= 92
+
+
+def test_the_scale_search_goes_on_while_nothing_met_the_target():
+    """A pattern that turned far more visible per unit of energy during a run: from a start
+    60 times too large, three tries do not reach a passing scale. The search goes on until one
+    passes, instead of giving up at its floor, which would leave the image all but unshaded."""
+    from shading.measure.perceptual import fit_scale
+
+    def score(a: float) -> float:                 # SSIMULACRA2-like: the deficit grows as a power of a
+        return 100.0 - 22.0 * (a / 0.001) ** 2.0
+
+    scale, seen = fit_scale(score, 78.0, start=0.06, tolerance=0.5, max_evals=3)
+    assert seen >= 78.0 and scale > 0.0005, (scale, seen)
