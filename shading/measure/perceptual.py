@@ -152,9 +152,10 @@ def _window_sums(a_lin: torch.Tensor, b_lin: torch.Tensor, top: bool, bottom: bo
 
 def _strips(height: int, width: int, scale: int, budget: Optional[int]) -> list[tuple[int, int]]:
     """Core rows of ``scale``'s strips; each reads 2^scale times as many source rows, and
-    the source's pixels are what ``budget`` bounds."""
+    the source's pixels are what ``budget`` bounds. An even number of rows each (but the
+    last), so that a strip's core averages down to whole rows of the next scale."""
     f = 2 ** scale
-    rows = height if budget is None else max(16, budget // max(1, width * f * f))
+    rows = height if budget is None else max(16, budget // max(1, width * f * f)) // 2 * 2
     return [(start, min(start + rows, height)) for start in range(0, height, rows)]
 
 
@@ -174,15 +175,36 @@ def _size(image) -> tuple[int, int]:
 
 
 def _sums(reference, distorted, dtype: torch.dtype, budget: Optional[int]) -> list[tuple[torch.Tensor, int]]:
-    """Per scale: the summed maps (as ``_window_sums``) and the scale's pixel count."""
+    """Per scale: the summed maps (as ``_window_sums``) and the scale's pixel count.
+
+    The full-size scale is read strip by strip from the sources; each strip's core, averaged
+    down, is kept, and the smaller scales are read from that half-size image (a quarter of
+    the pixels) instead of from the sources again: every scale used to read and average
+    down the whole image anew."""
     height, width = _size(reference)
+    shapes = _shapes(height, width)
     out = []
-    for scale, shape in enumerate(_shapes(height, width)):
+    halves: list[list[torch.Tensor]] = [[], []]
+    total = 0
+    for core in _strips(*shapes[0], 0, budget):
+        rows, top, bottom, inner = _window(0, shapes[0], core, height)
+        a, b = _rows(reference, rows.start, rows.stop, dtype), _rows(distorted, rows.start, rows.stop, dtype)
+        total = total + _window_sums(a, b, top, bottom, inner)
+        if len(shapes) > 1:
+            halves[0].append(_downsample(a[..., inner, :]))
+            halves[1].append(_downsample(b[..., inner, :]))
+    out.append((total, shapes[0][0] * shapes[0][1]))
+    if len(shapes) == 1:
+        return out
+    half_a, half_b = torch.cat(halves[0], -2), torch.cat(halves[1], -2)
+    del halves
+    h1 = shapes[1][0]
+    for scale, shape in enumerate(shapes[1:], 1):
         total = 0
-        for core in _strips(*shape, scale, budget):
-            rows, top, bottom, inner = _window(scale, shape, core, height)
-            a = _scale_rows(_rows(reference, rows.start, rows.stop, dtype), scale)
-            b = _scale_rows(_rows(distorted, rows.start, rows.stop, dtype), scale)
+        for core in _strips(*shape, scale - 1, budget):
+            rows, top, bottom, inner = _window(scale - 1, shape, core, h1)
+            a = _scale_rows(half_a[..., rows, :], scale - 1)
+            b = _scale_rows(half_b[..., rows, :], scale - 1)
             total = total + _window_sums(a, b, top, bottom, inner)
         out.append((total, shape[0] * shape[1]))
     return out
