@@ -204,11 +204,9 @@ def test_start_shade_starts_the_app_through_the_helper_and_the_upload_goes_on(sh
     """The app is not running: the card offers "Start Shade" first; the native helper starts the
     daemon (here in a Shade home of its own, on a port of its own), the extension pairs with it,
     and the held upload is shaded and sent."""
-    import os
-    import signal
-
     from shade_daemon.config import Paths
     from shade_daemon.runinfo import read_info
+    from shadetest import stop_recorded_daemon
 
     home, port = tmp_path / "started-home", free_port()
     (home / "config").mkdir(parents=True)
@@ -236,13 +234,7 @@ def test_start_shade_starts_the_app_through_the_helper_and_the_upload_goes_on(sh
         page.close()
     finally:
         override.unlink(missing_ok=True)
-        info = read_info(paths)
-        if info is not None:
-            os.kill(info.pid, signal.SIGTERM)
-            for _ in range(100):
-                if read_info(paths) is None:
-                    break
-                time.sleep(0.1)
+        stop_recorded_daemon({"SHADE_HOME": str(home)})
 
 
 def test_context_menu_error_when_daemon_down(shade_on, public_site):

@@ -150,32 +150,13 @@ def test_installed_launcher_runs_the_host_like_a_browser_would(home, host_env):
         assert replies[0]["ok"] is True and replies[0]["token"] == _token(host_env), key
 
 
-def _stop(env: dict[str, str]) -> None:
-    import os
-    import signal
-    import time
-
-    from shade_daemon.runinfo import read_info
-
-    info = read_info(Paths.resolve(env))
-    if info is None:
-        return
-    os.kill(info.pid, signal.SIGTERM)
-    for _ in range(100):
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.kill(info.pid, signal.SIGKILL)
-
-
 def test_start_starts_the_daemon_once_and_pairs_with_it(host_env):
     """"Start Shade" on a failed upload: the helper starts ``shade daemon`` in its own session
     (it outlives the helper), waits until it answers, and hands over its address and token;
     asked again, it finds it running and starts nothing."""
     import urllib.request
 
+    from shadetest import stop_recorded_daemon
     from shadetest.extension import free_port
 
     env = {**host_env, "SHADE_PORT": str(free_port()), "SHADE_DEVICE": "cpu"}
@@ -191,7 +172,7 @@ def test_start_starts_the_daemon_once_and_pairs_with_it(host_env):
         code, replies, err = run_host([SHADE_ORIGIN], frame({"type": "start"}), env)
         assert replies[0]["ok"] and replies[0]["started"] is False and replies[0]["url"] == reply["url"]
     finally:
-        _stop(env)
+        stop_recorded_daemon(env)
 
 
 def test_a_daemon_that_cannot_start_is_reported_with_its_reason(host_env):

@@ -308,6 +308,28 @@ def powershell_errors(source: bytes) -> list[str]:
     return errors
 
 
+def stop_recorded_daemon(home_env: dict[str, str], timeout: float = 10.0) -> None:
+    """SIGTERM the daemon that ``daemon.json`` under ``home_env``'s Shade home records (one a
+    test did not start itself, e.g. through the native helper), and wait until it is gone."""
+    import signal
+
+    from shade_daemon.config import Paths
+    from shade_daemon.runinfo import read_info
+
+    info = read_info(Paths.resolve(home_env))
+    if info is None:
+        return
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(info.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(info.pid, signal.SIGKILL)
+
+
 def loopback_daemon(env: dict, log_dir: Path, *extra: str) -> "DaemonProcess":
     """``shade daemon`` on a free loopback port, without the tray."""
     return DaemonProcess(env, "--port", "0", "--no-tray", *extra, log_dir=log_dir)
