@@ -49,39 +49,35 @@ export async function completePairing(daemonUrl, token) {
   return { ok: true, daemonUrl, origin: answer && answer.origin };
 }
 
-/** Pair through the native-messaging host the Shade installer registers. */
-export async function pairNative() {
+/** Ask the native-messaging host (registered by the Shade installer) for `type`, then pair
+ * with the app it names: (reply, pairing). `missing`, `failed`: the error codes when the
+ * host does not answer, and when its answer holds no address and token. */
+async function nativePairing(type, missing, failed) {
   let reply;
   try {
-    reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "pair" });
+    reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type });
   } catch (e) {
-    throw peopleError("native_host_missing", `the native helper did not answer: ${e && e.message || e}`);
+    throw peopleError(missing, `the native helper did not answer: ${e && e.message || e}`);
   }
   let parsed;
   try {
     parsed = parseNativeReply(reply);
   } catch (e) {
-    throw peopleError("pairing_failed", e.message);
+    throw peopleError(failed, e.message);
   }
-  return completePairing(parsed.daemonUrl, parsed.token);
+  return [reply, await completePairing(parsed.daemonUrl, parsed.token)];
+}
+
+/** Pair through the native-messaging host. */
+export async function pairNative() {
+  const [, paired] = await nativePairing("pair", "native_host_missing", "pairing_failed");
+  return paired;
 }
 
 /** Start the Shade app through the native host ("Start Shade" on a failed upload), then pair
  * with it: the app that starts may be a new one with its own address and token. */
 export async function startNative() {
-  let reply;
-  try {
-    reply = await ext.runtime.sendNativeMessage(NATIVE_HOST_NAME, { type: "start" });
-  } catch (e) {
-    throw peopleError("cannot_start", `the native helper did not answer: ${e && e.message || e}`);
-  }
-  let parsed;
-  try {
-    parsed = parseNativeReply(reply);
-  } catch (e) {
-    throw peopleError("start_failed", e.message);
-  }
-  const paired = await completePairing(parsed.daemonUrl, parsed.token);
+  const [reply, paired] = await nativePairing("start", "cannot_start", "start_failed");
   return { ...paired, started: !!reply.started };
 }
 
