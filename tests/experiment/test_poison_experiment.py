@@ -192,7 +192,7 @@ def test_report_carries_every_condition_with_its_numbers(fast_run):
         assert 0 <= c["target_share"]["mean"] <= 1 and 0 <= c["target_share_pixels"]["mean"] <= 1
         # The generator trained to its plateau, within the cap, and says how long.
         assert 0 < c["flow_steps"]["max"] <= config.flow.steps
-        if c["condition"] != "clean":
+        if c["kind"] != "clean":          # the controls (clean, recaptioned clean) are judged against
             assert set(c["agreement"]["judges"]) == {"probe", "pixels"}
     assert report["probe"]["pixel_judge"]["test_accuracy"] > report["probe"]["chance"]
     assert set(report["shading"]) == {"shade-default", "shade-default-labels", "shade-default-latent+labels",
