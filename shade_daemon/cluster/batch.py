@@ -177,7 +177,9 @@ def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: 
         items.append({"index": i, "data": data, "path": ""})
     if not items:
         return
-    ds = ray.data.from_items(items).map_batches(
+    # One block per image, so each image is its own task: spread over the pool, and its result
+    # comes back (and is written) as soon as it is done, not with its neighbours.
+    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
         BatchShader, fn_constructor_kwargs={"options": options}, batch_size=1, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(size, len(window))),
         num_cpus=plan.cpus_per_worker, num_gpus=gpus,

@@ -1,11 +1,16 @@
 """``shade bench --cluster``: images per hour through the batch pipeline with one and with two
-worker nodes on this machine, each node pinned to its own core, and the pipeline's cost per
-image against shading the same images here with the models already loaded.
+workers on this machine, and the pipeline's cost per image against shading the same images
+here with the models already loaded.
 
-The cluster is made here (``ray.cluster_utils.Cluster``: a head without CPUs and two one-CPU
-worker nodes); each node's raylet is pinned to one core before it starts any worker, and its
-workers inherit that. The local figure runs on one pinned core with one thread, like a worker.
-Where the machine has fewer cores than nodes, the figures say so: scaling is then bounded.
+The cluster is made here (``ray.cluster_utils.Cluster``: a head without CPUs, then worker
+nodes). On the CPU each node's raylet is pinned to its own set of ``cores_per_node`` cores
+before it starts any worker, and its workers inherit that; the local figure runs pinned to one
+such set with as many threads. With a GPU, one node holds it, and the second figure is two
+workers sharing it. Where the machine has too few cores for separate sets, the report says so:
+scaling is then bounded.
+
+The pipeline's cost is split in two: its start (actors up, models loaded, the first image
+back), paid once per batch, and its steady cost per image, from the spacing of the results.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import dataclasses
 import io
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from . import require_ray
 
@@ -28,11 +34,26 @@ def _say(line: str) -> None:
     print(f"shade: {line}", file=sys.stderr, flush=True)
 
 
-def _pin(pid: int, core: int) -> bool:
+def _cores() -> list[int]:
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def core_sets(cores: Sequence[int], per_node: int, nodes: int) -> tuple[list[set[int]], bool]:
+    """``nodes`` sets of ``per_node`` cores from ``cores``, and whether they are really apart
+    (when there are too few cores the sets wrap round and share)."""
+    per_node = max(1, per_node)
+    separate = len(cores) >= per_node * nodes
+    sets = [{cores[(n * per_node + i) % len(cores)] for i in range(per_node)} for n in range(nodes)]
+    return sets, separate
+
+
+def _pin(pid: int, cores: set[int]) -> bool:
     try:
-        os.sched_setaffinity(pid, {core})
+        os.sched_setaffinity(pid, cores)
         return True
-    except (AttributeError, OSError):          # not Linux, or the core is not ours
+    except (AttributeError, OSError):          # not Linux, or the cores are not ours
         return False
 
 
@@ -64,68 +85,129 @@ def synthetic_images(folder: Path, count: int, size: tuple[int, int]) -> list[Pa
     return paths
 
 
-def local_seconds(images: list[Path], options: Any) -> float:
-    """Mean seconds per image shaded here, models loaded once, one thread on one core (like a worker)."""
+def copied_images(folder: Path, sources: Sequence[Path], count: int) -> list[Path]:
+    """``count`` copies of ``sources`` in turn, each under its own name (the batch skips nothing)."""
+    paths = []
+    for i in range(count):
+        source = sources[i % len(sources)]
+        path = folder / f"bench-{i:03d}{source.suffix.lower()}"
+        path.write_bytes(source.read_bytes())
+        paths.append(path)
+    return paths
+
+
+def uses_gpu(options: Any) -> bool:
+    import torch
+
+    return options.device == "cuda" or (options.device == "auto" and torch.cuda.is_available())
+
+
+def local_seconds(images: list[Path], options: Any, cores: Optional[set[int]], threads: int) -> float:
+    """Median seconds per image shaded here, models loaded once, on ``cores`` with ``threads``
+    threads (like one worker)."""
     import torch
 
     from .worker import load_protector
 
     before = torch.get_num_threads()
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    torch.set_num_threads(1)
-    _pin(0, 0)
+    affinity = set(_cores())
+    torch.set_num_threads(threads)
+    if cores:
+        _pin(0, cores)
     try:
         protector = load_protector(options)
         protector.protect(images[0].read_bytes(), options)          # warm: first-call costs are not per image
-        started = time.perf_counter()
+        times = []
         for path in images:
+            started = time.perf_counter()
             protector.protect(path.read_bytes(), options)
-        return (time.perf_counter() - started) / len(images)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
     finally:
         torch.set_num_threads(before)
-        if affinity is not None:
-            os.sched_setaffinity(0, affinity)
+        _pin(0, affinity)
 
 
-def cluster_bench(count: int, size: tuple[int, int], options: Any) -> dict[str, Any]:
+def pipeline_figures(started: float, arrivals: Sequence[float], workers: int, local: float) -> dict[str, float]:
+    """From the times results arrived: the wall time, the start (first result less one local
+    image), and the steady seconds per image per worker (the spacing of the results after each
+    worker's first, times the number of workers) and its cost against ``local``."""
+    arrivals = sorted(arrivals)
+    wall = arrivals[-1] - started
+    first = arrivals[0] - started
+    steady_span = arrivals[-1] - arrivals[min(workers, len(arrivals)) - 1]
+    later = len(arrivals) - min(workers, len(arrivals))
+    steady = steady_span / later * workers if later else float("nan")
+    return {"seconds": round(wall, 2), "images_per_hour": round(len(arrivals) * 3600 / wall, 1),
+            "start_seconds": round(first - local, 2), "steady_seconds_per_image": round(steady, 3),
+            "overhead_seconds_per_image": round(steady - local, 3)}
+
+
+def _time_batch(images: list[Path], out: Path, options: Any, plan: Any, workers: int, local: float) -> dict[str, Any]:
+    from .batch import run_batch
+
+    arrivals: list[float] = []
+    started = time.perf_counter()
+    done = run_batch(images, out, options, plan=plan, show_progress=False,
+                     on_row=lambda row: arrivals.append(time.perf_counter()))
+    if done.failed:
+        raise RuntimeError(f"{done.failed} image(s) failed in the bench: "
+                           f"{[r['error'] for r in done.rows if r['status'] != 'done'][:1]}")
+    return pipeline_figures(started, arrivals, workers, local)
+
+
+def cluster_bench(count: int, size: tuple[int, int], options: Any, *, cores_per_node: int = 1,
+                  sources: Sequence[Path] = ()) -> dict[str, Any]:
     ray = require_ray()
     from ray.cluster_utils import Cluster
 
-    from .batch import Plan, run_batch
+    from .batch import Plan
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    report: dict[str, Any] = {"images": count, "size": f"{size[0]}x{size[1]}", "cores": cores,
+    gpu = uses_gpu(options)
+    cores = _cores()
+    sets, separate = core_sets(cores, cores_per_node, 1 if gpu else 2)
+    report: dict[str, Any] = {"images": count, "size": "as given" if sources else f"{size[0]}x{size[1]}",
+                              "sources": [p.name for p in sources], "cores": len(cores),
+                              "cores_per_node": cores_per_node, "gpu": gpu,
                               "options": {"quality": options.quality, "steps": options.steps,
                                           "encoders": list(options.encoders), "view_size": options.view_size}}
+    if gpu:
+        import torch
+
+        report["gpu_name"] = torch.cuda.get_device_name(0)
     with tempfile.TemporaryDirectory(prefix="shade-bench-cluster-") as tmp:
-        images = synthetic_images(Path(tmp), count, size)
+        folder = Path(tmp) / "in"
+        folder.mkdir()
+        images = copied_images(folder, sources, count) if sources else synthetic_images(folder, count, size)
         _say("timing the local path...")
-        local = local_seconds(images, options)
+        local = local_seconds(images, options, sets[0], cores_per_node)
         report["local_seconds_per_image"] = round(local, 3)
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
         pinned = []
         try:
-            for core in range(2):
-                node = cluster.add_node(num_cpus=1)
-                pinned.append(_pin(_raylet_pid(node), core % cores))
+            if gpu:        # one node holds the GPU; the second figure is two workers sharing it
+                node = cluster.add_node(num_cpus=2 * cores_per_node, num_gpus=1)
+                pinned.append(_pin(_raylet_pid(node), core_sets(cores, 2 * cores_per_node, 1)[0][0]))
+            else:
+                for cores_of_node in sets:
+                    node = cluster.add_node(num_cpus=cores_per_node)
+                    pinned.append(_pin(_raylet_pid(node), cores_of_node))
             cluster.wait_for_nodes()
+            rest = set(cores) - set().union(*sets)
+            if rest and not gpu:
+                _pin(0, rest)              # the driver keeps off the workers' cores where it can
             ray.init(address=cluster.address, logging_level="ERROR", log_to_driver=False)
-            report["pinned"] = all(pinned) and cores >= 2
+            report["pinned"] = all(pinned) and separate
             for workers in (1, 2):
-                _say(f"timing the cluster with {workers} worker node(s)...")
-                out = Path(tmp) / f"out-{workers}"
-                started = time.perf_counter()
-                done = run_batch(images, out, options, plan=Plan(max_workers=workers), show_progress=False)
-                wall = time.perf_counter() - started
-                if done.failed:
-                    raise RuntimeError(f"{done.failed} image(s) failed in the bench: "
-                                       f"{[r['error'] for r in done.rows if r['status'] != 'done'][:1]}")
-                report[f"nodes_{workers}"] = {"seconds": round(wall, 2),
-                                             "images_per_hour": round(count * 3600 / wall, 1),
-                                             "overhead_seconds_per_image": round(wall / count * workers - local, 3)}
+                _say(f"timing the cluster with {workers} worker(s)...")
+                plan = Plan(cpus_per_worker=cores_per_node, max_workers=workers,
+                            gpus_per_worker=(1.0 / workers) if gpu else 0.0)
+                report[f"nodes_{workers}"] = _time_batch(images, Path(tmp) / f"out-{workers}", options, plan,
+                                                         workers, local)
         finally:
             ray.shutdown()
             cluster.shutdown()
+            _pin(0, set(cores))
     one, two = report["nodes_1"], report["nodes_2"]
     report["scaling_1_to_2"] = round(two["images_per_hour"] / one["images_per_hour"], 2)
     report["overhead_fraction"] = round(one["overhead_seconds_per_image"] / local, 3) if local else None
@@ -133,31 +215,41 @@ def cluster_bench(count: int, size: tuple[int, int], options: Any) -> dict[str, 
 
 
 def format_report(r: dict[str, Any]) -> str:
-    lines = [f"cluster bench: {r['images']} images of {r['size']} ({r['options']['quality']} quality, "
-             f"steps {r['options']['steps'] or 'preset'}, encoders {','.join(r['options']['encoders'])}) on "
-             f"{r['cores']} core(s){'' if r.get('pinned') else ' (nodes NOT on separate cores: scaling is bounded)'}",
-             f"  local, models loaded, 1 thread:   {r['local_seconds_per_image']:.2f} s/image  "
+    where = (f"1 GPU ({r.get('gpu_name', '?')}), {2 * r['cores_per_node']} core(s) for its node" if r["gpu"] else
+             f"{r['cores']} core(s), {r['cores_per_node']} per node"
+             f"{'' if r.get('pinned') else ' (nodes NOT on separate cores: scaling is bounded)'}")
+    what = ", ".join(r["sources"]) if r["sources"] else f"synthetic {r['size']}"
+    o = r["options"]
+    lines = [f"cluster bench: {r['images']} images ({what}; {o['quality']} quality, steps {o['steps'] or 'preset'}, "
+             f"encoders {','.join(o['encoders'])}) on {where}",
+             f"  local, models loaded:        {r['local_seconds_per_image']:.2f} s/image  "
              f"({3600 / r['local_seconds_per_image']:.0f} images/hour)"]
     for n in (1, 2):
         x = r[f"nodes_{n}"]
-        lines.append(f"  cluster, {n} worker node(s):      {x['images_per_hour']:.0f} images/hour  ({x['seconds']:.1f} s "
-                     f"in all; pipeline cost {x['overhead_seconds_per_image']:+.2f} s/image per worker)")
-    lines.append(f"  scaling 1 -> 2 nodes: {r['scaling_1_to_2']:.2f}x;  overhead on 1 node: "
-                 f"{100 * (r['overhead_fraction'] or 0):.1f}% of a local image's time (start-up of the actor included)")
+        label = (f"{n} worker(s) on the GPU" if r["gpu"] else f"{n} worker node(s)").ljust(22)
+        lines.append(f"  cluster, {label} {x['images_per_hour']:.0f} images/hour ({x['seconds']:.1f} s in all; "
+                     f"start {x['start_seconds']:+.1f} s once, then {x['steady_seconds_per_image']:.2f} s/image "
+                     f"per worker, {x['overhead_seconds_per_image']:+.2f} against local)")
+    lines.append(f"  scaling 1 -> 2 {'workers' if r['gpu'] else 'nodes'}: {r['scaling_1_to_2']:.2f}x;  steady "
+                 f"overhead on 1 worker: {100 * (r['overhead_fraction'] or 0):.1f}% of a local image's time")
     return "\n".join(lines)
 
 
-def run_cluster_bench(args: argparse.Namespace, options: Any) -> int:
+def run_cluster_bench(args: argparse.Namespace, options: Any, sources: Sequence[Path] = ()) -> int:
     try:
         w, h = (int(v) for v in str(args.cluster_size).lower().split("x"))
     except ValueError:
         print(f"shade: --cluster-size takes WIDTHxHEIGHT, not {args.cluster_size!r}", file=sys.stderr)
         return 2
+    if args.cluster_cores < 1:
+        print("shade: --cluster-cores takes a whole number of cores, at least 1", file=sys.stderr)
+        return 2
     if options.seed is None:
         options = dataclasses.replace(options, seed=0)
-    print(f"shade: cluster bench of {args.cluster} image(s), {w}x{h}: starting a local cluster of 2 worker nodes",
-          file=sys.stderr)
-    report = cluster_bench(int(args.cluster), (w, h), options)
+    what = f"copies of {len(sources)} image(s)" if sources else f"synthetic {w}x{h}"
+    _say(f"cluster bench of {args.cluster} image(s) ({what}): starting a local cluster")
+    report = cluster_bench(int(args.cluster), (w, h), options, cores_per_node=args.cluster_cores,
+                           sources=sources)
     print(format_report(report))
     if args.json:
         Path(args.json).write_text(json.dumps({"cluster": report}, indent=2))

@@ -36,9 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "size in megapixels (e.g. --memory 12 50), each in a fresh process")
     p.add_argument("--cluster", type=int, nargs="?", const=8, metavar="N",
                    help="instead: images per hour through `shade protect --ray` with 1 and 2 worker nodes on this "
-                        "machine (each on its own core) and the cost per image against shading here; N synthetic "
-                        "images (default 8; needs shade-art[cluster])")
-    p.add_argument("--cluster-size", default="256x192", metavar="WxH", help="with --cluster: the images' size")
+                        "machine (each on its own cores; with a GPU, 1 and 2 workers sharing it) and the cost per "
+                        "image against shading here; N images: copies of the IMAGEs given in turn, else synthetic "
+                        "(default 8; needs shade-art[cluster])")
+    p.add_argument("--cluster-size", default="256x192", metavar="WxH",
+                   help="with --cluster and no IMAGEs: the synthetic images' size")
+    p.add_argument("--cluster-cores", type=int, default=1, metavar="K",
+                   help="with --cluster: cores for each worker node (and threads for each worker; default 1)")
     p.add_argument("--speed", action="store_true",
                    help="instead: per image, seconds, steps and encoder passes (with the visibility and "
                         "strength reached), the encoder's ms per pass in float32 and bfloat16, the CPU kind, "
@@ -181,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "cluster", None):
         from ..cluster.bench import run_cluster_bench
 
-        return run_cluster_bench(args, options_from(args, settings))
+        sources = [p for _, p in collect(args.inputs, False) if isinstance(p, Path)]
+        return run_cluster_bench(args, options_from(args, settings), sources)
     inputs = args.inputs
     shared = Path(__file__).resolve().parents[2].parent / "shared" / "images"
     photos = args.photos or (args.labels and not inputs)

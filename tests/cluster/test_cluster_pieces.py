@@ -1,5 +1,5 @@
 """The cluster package's pieces that need no cluster (and no Ray): the address, the clear
-message when Ray is missing, the API keys and the manifest."""
+message when Ray is missing, the API keys, the manifest and the cluster bench's arithmetic."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from shade_daemon.cluster import EXTRA_HINT, ClusterError, require_ray
+from shade_daemon.cluster.bench import core_sets, pipeline_figures
 from shade_daemon.cluster.connect import resolve_address
 from shade_daemon.cluster.keys import digest, key_allowed, load_key_digests
 from shade_daemon.cluster.manifest import DONE, FAILED, MANIFEST_NAME, Manifest, sha256_bytes
@@ -60,3 +61,20 @@ def test_the_manifest_skips_only_the_same_file_done_and_survives_a_torn_line(tmp
     assert len(again.rows) == 2
     assert again.done_for(src, sha256_bytes(b"one")) is not None
     assert again.done_for(src, sha256_bytes(b"changed")) is None           # edited since: shaded again
+
+
+def test_the_bench_gives_each_node_its_own_cores_and_says_when_it_cannot():
+    sets, separate = core_sets([0, 1, 2, 3, 4, 5, 6, 7], 3, 2)
+    assert sets == [{0, 1, 2}, {3, 4, 5}] and separate
+    sets, separate = core_sets([0, 1], 2, 2)
+    assert sets == [{0, 1}, {0, 1}] and not separate
+
+
+def test_the_bench_splits_the_pipelines_start_from_its_steady_cost_per_image():
+    # Two workers, a local image of 10 s: the first two results at 15 s and 16 s (start 5 s),
+    # then one every 5.5 s between them, so each worker takes 11 s an image: 1 s over local.
+    arrivals = [100 + t for t in (15, 16, 21.5, 27, 32.5, 38)]
+    x = pipeline_figures(100.0, arrivals, 2, 10.0)
+    assert x["seconds"] == 38 and x["images_per_hour"] == round(6 * 3600 / 38, 1)
+    assert x["start_seconds"] == 5.0
+    assert x["steady_seconds_per_image"] == pytest.approx(11.0) and x["overhead_seconds_per_image"] == pytest.approx(1.0)
