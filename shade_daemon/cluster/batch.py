@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -179,13 +179,17 @@ def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: 
         return
     # One block per image, so each image is its own task: spread over the pool, and its result
     # comes back (and is written) as soon as it is done, not with its neighbours.
-    ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-        BatchShader, fn_constructor_kwargs={"options": options}, batch_size=1, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(size, len(window))),
-        num_cpus=plan.cpus_per_worker, num_gpus=gpus,
-        # A dead worker's actor comes back where there is room, and its image is tried again
-        # up to ``retries`` times; past that the pipeline stops and the rest are rows below.
-        ray_remote_args_fn=partial(_actor_args, plan.retries))
+    with warnings.catch_warnings():
+        # The actors' retry limit has no named parameter yet (Ray 2.60 warns that the
+        # remote-args form goes in 2.64; the extra's range stops before it).
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+        ds = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            BatchShader, fn_constructor_kwargs={"options": options}, batch_size=1, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=min(size, len(window))),
+            num_cpus=plan.cpus_per_worker, num_gpus=gpus,
+            # A dead worker's actor comes back where there is room, and its image is tried again
+            # up to ``retries`` times; past that the pipeline stops and the rest are rows below.
+            max_restarts=-1, max_task_retries=plan.retries)
     pending = {item["index"] for item in items}
     del items                   # the dataset holds them now
     try:
@@ -204,10 +208,6 @@ def _run_window(ray: Any, window: list[_Input], options: Any, plan: Plan, gpus: 
                            f"the cluster could not finish it (a worker was lost more than {plan.retries} times, or "
                            f"the cluster went away): {reason}; run the same command again to retry", ""))
             bar.update(1)
-
-
-def _actor_args(retries: int) -> dict[str, Any]:
-    return {"max_restarts": -1, "max_task_retries": retries}
 
 
 def _result_row(item: _Input, row: dict[str, Any], out_dir: Path) -> dict[str, Any]:
