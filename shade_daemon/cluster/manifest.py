@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+from ..service.store import DONE, FAILED  # a row's status, in the daemon's job vocabulary
+
 MANIFEST_NAME = "shade-manifest.jsonl"
-DONE, FAILED = "done", "failed"
+
+__all__ = ["DONE", "FAILED", "MANIFEST_NAME", "Manifest", "sha256_bytes"]
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -9,9 +9,15 @@ the queue). A replica that dies under a request is the ingress's to retry on ano
 API (errors are the daemon's JSON: ``{"error": {"code": ..., "message": ...}}``):
   GET  /v1/health                  -> 200 {"ok": true}
   POST /v1/protect                 -> 200 the shaded file (same format), X-Shade-Measurements: JSON
-       Authorization: Bearer KEY (or X-API-Key: KEY); the image as the raw body (options in the
-       query string) or multipart/form-data with a file field ``image`` (options as fields).
-       Options: mode, target, intensity, quality, seed.
+  POST /v1/jobs                    -> 202 {"id", "status", "status_url", "result_url"}: the same
+       upload, answered at once (large files); then
+  GET  /v1/jobs/{id}               -> 200 the job: status queued/running/done/failed, its
+       measurements or its error
+  GET  /v1/jobs/{id}/result        -> 200 the shaded file once done; 409 not_ready before (Retry-After)
+  Every request but health: Authorization: Bearer KEY (or X-API-Key: KEY), and a job is seen
+  only with the key that made it. Uploads: the image as the raw body (options in the query
+  string) or multipart/form-data with a file field ``image`` (options as fields). Options:
+  mode, target, intensity, quality, seed.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, Optional
 
-from .keys import key_allowed
+from .jobs import RUNNING, JobsFull, JobStore
+from .keys import digest, key_allowed
 from .worker import load_protector, shade_one
 
 MODEL_ATTEMPTS = 3
@@ -44,6 +51,8 @@ class ServeConfig:
     max_replicas: int = 2
     cpus_per_replica: float = 1.0
     gpus_per_replica: float = 0.0
+    job_bytes: int = 2 * 2 ** 30               # uploads and results held for /v1/jobs at once
+    job_ttl_s: float = 3600.0                  # how long a finished job's result waits to be fetched
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -155,6 +164,7 @@ class ShadeAPIImpl:
     def __init__(self, model: Any, config: ServeConfig) -> None:
         self.model = model
         self.config = config
+        self.jobs = JobStore(config.job_bytes, config.job_ttl_s)
 
     async def __call__(self, request: Any) -> Any:
         try:
@@ -168,17 +178,21 @@ class ShadeAPIImpl:
             from starlette.responses import JSONResponse
 
             return JSONResponse({"ok": True})
-        if path != "/v1/protect":
-            raise RequestError(404, "not_found", f"no such endpoint {path or '/'}; POST images to /v1/protect")
-        if request.method != "POST":
-            raise RequestError(405, "method_not_allowed", "POST the image to /v1/protect", {"Allow": "POST"})
-        given = request.headers.get("x-api-key")
-        auth = request.headers.get("authorization", "")
-        if not given and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not key_allowed(given, self.config.key_digests):
-            raise RequestError(401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)",
-                               {"WWW-Authenticate": "Bearer"})
+        parts = path.split("/")
+        if path == "/v1/protect":
+            method = "POST"
+        elif path == "/v1/jobs":
+            method = "POST"
+        elif len(parts) in (4, 5) and parts[:3] == ["", "v1", "jobs"] and (len(parts) == 4 or parts[4] == "result"):
+            method = "GET"
+        else:
+            raise RequestError(404, "not_found", f"no such endpoint {path or '/'}; POST images to /v1/protect "
+                               "or /v1/jobs")
+        if request.method != method:
+            raise RequestError(405, "method_not_allowed", f"{method} {path}", {"Allow": method})
+        owner = self._owner(request)
+        if method == "GET":
+            return self._job_answer(parts[3], owner, result=len(parts) == 5)
         body = await read_body(request, self.config.max_upload_bytes)
         content_type = request.headers.get("content-type", "")
         if content_type.lower().startswith("multipart/form-data"):
@@ -187,18 +201,54 @@ class ShadeAPIImpl:
             data, fields = body, dict(request.query_params)
         options = request_options(self.config.base_options, fields)
         check_image_header(data, options.max_pixels)
-        result = await self._shade(data, options)
-        if not result["ok"]:
-            code = result["code"]
-            raise RequestError(STATUS_BY_CODE.get(code, 500), code, result["error"])
-        from starlette.responses import Response
+        if path == "/v1/jobs":
+            return self._start_job(owner, data, options)
+        return file_response(_checked(await self._shade(data, options)))
 
-        from shading import FORMATS
+    def _owner(self, request: Any) -> str:
+        """The digest of the request's key; RequestError 401 without a valid one."""
+        given = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization", "")
+        if not given and auth.lower().startswith("bearer "):
+            given = auth[7:].strip()
+        if not key_allowed(given, self.config.key_digests):
+            raise RequestError(401, "unauthorized", "a valid API key is required (Authorization: Bearer KEY)",
+                               {"WWW-Authenticate": "Bearer"})
+        return digest(given or "")
 
-        fmt = result["format"].upper()
-        measurements = json.dumps(result["measurements"], separators=(",", ":"), default=str)
-        return Response(result["data"], media_type=FORMATS.get(fmt, ("application/octet-stream",))[0],
-                        headers={"X-Shade-Measurements": measurements})
+    def _start_job(self, owner: str, data: bytes, options: Any) -> Any:
+        from starlette.responses import JSONResponse
+
+        try:
+            job = self.jobs.add(owner, len(data))
+        except JobsFull as exc:
+            raise RequestError(503, "busy", str(exc), {"Retry-After": "30"}) from None
+
+        async def run() -> None:
+            job.status = RUNNING
+            try:
+                result = await self._shade(data, options)
+            except RequestError as exc:
+                result = {"ok": False, "code": exc.code, "error": exc.message}
+            except Exception as exc:  # noqa: BLE001 - the job's error, never a lost job
+                result = {"ok": False, "code": "internal", "error": f"{type(exc).__name__}: {exc}"}
+            self.jobs.finish(job, result)
+
+        job.task = asyncio.get_running_loop().create_task(run())
+        return JSONResponse(job.view(), status_code=202, headers={"Location": f"/v1/jobs/{job.id}"})
+
+    def _job_answer(self, job_id: str, owner: str, result: bool) -> Any:
+        from starlette.responses import JSONResponse
+
+        job = self.jobs.get(job_id, owner)
+        if job is None:
+            raise RequestError(404, "unknown_job", "no such job for this key (a finished job is kept "
+                               f"{self.config.job_ttl_s / 60:.0f} minutes)")
+        if not result:
+            return JSONResponse(job.view())
+        if job.ended is None:
+            raise RequestError(409, "not_ready", f"the job is {job.status}; ask again shortly", {"Retry-After": "2"})
+        return file_response(_checked(job.result))
 
     async def _shade(self, data: bytes, options: Any) -> dict[str, Any]:
         from ray.exceptions import RayError
@@ -212,6 +262,27 @@ class ShadeAPIImpl:
                 await asyncio.sleep(0.5)
         raise RequestError(503, "unavailable", f"no shading replica could finish the image ({last}); retry shortly",
                            {"Retry-After": "5"})
+
+
+def _checked(result: dict[str, Any]) -> dict[str, Any]:
+    """A shading's answer, or its refusal as the matching 4xx/5xx."""
+    if not result["ok"]:
+        code = result["code"]
+        status = STATUS_BY_CODE.get(code, 503 if code == "unavailable" else 500)
+        raise RequestError(status, code, result["error"])
+    return result
+
+
+def file_response(result: dict[str, Any]) -> Any:
+    """The shaded file in its format, the measurements in a header."""
+    from starlette.responses import Response
+
+    from shading import FORMATS
+
+    fmt = result["format"].upper()
+    measurements = json.dumps(result["measurements"], separators=(",", ":"), default=str)
+    return Response(result["data"], media_type=FORMATS.get(fmt, ("application/octet-stream",))[0],
+                    headers={"X-Shade-Measurements": measurements})
 
 
 def build_app(config: ServeConfig) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from shade_daemon.cluster import EXTRA_HINT, ClusterError, require_ray
 from shade_daemon.cluster.bench import core_sets, pipeline_figures
 from shade_daemon.cluster.connect import resolve_address
+from shade_daemon.cluster.jobs import JobsFull, JobStore
 from shade_daemon.cluster.keys import digest, key_allowed, load_key_digests
 from shade_daemon.cluster.manifest import DONE, FAILED, MANIFEST_NAME, Manifest, sha256_bytes
 
@@ -78,3 +79,33 @@ def test_the_bench_splits_the_pipelines_start_from_its_steady_cost_per_image():
     assert x["seconds"] == 38 and x["images_per_hour"] == round(6 * 3600 / 38, 1)
     assert x["start_seconds"] == 5.0
     assert x["steady_seconds_per_image"] == pytest.approx(11.0) and x["overhead_seconds_per_image"] == pytest.approx(1.0)
+
+
+def test_a_job_is_seen_only_with_its_key_and_let_go_after_its_time():
+    now = [0.0]
+    store = JobStore(max_bytes=1000, ttl_s=60, clock=lambda: now[0])
+    job = store.add("owner-a", 100)
+    assert store.get(job.id, "owner-a") is job and store.get(job.id, "owner-b") is None
+    assert store.get("made-up", "owner-a") is None and len(job.id) >= 20
+    store.finish(job, {"ok": True, "data": b"x" * 50, "format": "PNG", "measurements": {"seed": 1}})
+    assert job.status == DONE and job.view()["measurements"] == {"seed": 1} and store.held() == 50
+    now[0] = 59
+    assert store.get(job.id, "owner-a") is job
+    now[0] = 61
+    assert store.get(job.id, "owner-a") is None
+
+
+def test_the_jobs_bytes_are_bounded_oldest_finished_first_then_new_jobs_wait():
+    now = [0.0]
+    store = JobStore(max_bytes=300, ttl_s=3600, clock=lambda: now[0])
+    first, second = store.add("k", 100), store.add("k", 100)
+    store.finish(first, {"ok": False, "code": "ImageError", "error": "broken"})
+    assert first.status == FAILED and first.view()["error"] == {"code": "ImageError", "message": "broken"}
+    now[0] = 1
+    store.finish(second, {"ok": True, "data": b"y" * 150})
+    third = store.add("k", 140)                        # 150 + 140 fit
+    assert store.get(second.id, "k") is second
+    store.add("k", 100)                                # the finished result goes to make room
+    assert store.get(second.id, "k") is None and store.get(third.id, "k") is third
+    with pytest.raises(JobsFull):
+        store.add("k", 100)                            # unfinished work alone would pass the bound

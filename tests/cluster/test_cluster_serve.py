@@ -1,6 +1,7 @@
 """``shade serve``: the Ray Serve upload API on a real two-node cluster refuses requests
 without a valid key, answers bad uploads with a 4xx, finishes 50 requests at once, and a
-request whose replica is killed is retried or fails cleanly, never hangs."""
+request whose replica is killed is retried or fails cleanly, never hangs; a job posted for
+later gives the same file to the key that made it and to no other."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from PIL import Image  # noqa: E402
 from shadetest import RANDOM_ENCODER, image_bytes  # noqa: E402
 
 KEY = "test-key-" + "k" * 24
+OTHER_KEY = "other-key-" + "o" * 24
 MAX_UPLOAD = 64 * 1024
 
 
@@ -43,7 +45,7 @@ def api(ray_cluster, plumbing_model_dir):
                           model_dirs=(plumbing_model_dir,), quality="fast", steps=2, view_size=64,
                           max_pixels=20_000, self_check=False)
     port = free_port()
-    deploy(ServeConfig(key_digests=(digest(KEY),), base_options=base, max_upload_bytes=MAX_UPLOAD,
+    deploy(ServeConfig(key_digests=(digest(KEY), digest(OTHER_KEY)), base_options=base, max_upload_bytes=MAX_UPLOAD,
                        min_replicas=2, max_replicas=2), port=port)
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
@@ -61,6 +63,15 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float = 120) -
 def shade(api: str, body: bytes, key: str = KEY, query: str = "", **headers: str) -> tuple[int, dict, bytes]:
     return post(f"{api}/v1/protect{query}", body, {"Authorization": f"Bearer {key}", "Content-Type": "image/png",
                                                    **headers})
+
+
+def get(url: str, key: str = KEY) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
 
 
 def error_code(body: bytes) -> str:
@@ -158,3 +169,28 @@ def test_a_replica_killed_mid_request_is_retried_or_fails_cleanly(api):
     # and the application recovers: Serve replaces the replica
     status, _, _ = shade(api, image_bytes((64, 48)))
     assert status == 200
+
+
+def test_a_job_answers_at_once_and_its_result_is_the_same_file_for_its_key_only(api):
+    picture = image_bytes((120, 90))
+    status, headers, body = post(f"{api}/v1/jobs?seed=4", picture, {"Authorization": f"Bearer {KEY}",
+                                                                    "Content-Type": "image/png"})
+    assert status == 202, body
+    job = json.loads(body)
+    assert job["status"] in ("queued", "running") and headers["location"] == f"/v1/jobs/{job['id']}"
+    status, headers, body = get(f"{api}{job['result_url']}")
+    assert status == 409 and error_code(body) == "not_ready" and headers.get("retry-after")
+    for url in (job["status_url"], job["result_url"]):
+        assert get(f"{api}{url}", key=OTHER_KEY)[0] == 404           # another key's job is no job
+        assert get(f"{api}{url}", key="wrong-" + "w" * 20)[0] == 401
+    deadline = time.monotonic() + 120
+    while (state := json.loads(get(f"{api}{job['status_url']}")[2]))["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.5)
+    assert state["status"] == "done" and state["measurements"]["seed"] == 4
+    status, headers, shaded = get(f"{api}{job['result_url']}")
+    assert status == 200 and headers["content-type"] == "image/png"
+    assert shade(api, picture, query="?seed=4")[2] == shaded            # what /v1/protect gives
+    assert get(f"{api}/v1/jobs/not-a-job")[0] == 404
+    status, _, body = post(f"{api}/v1/jobs", b"not an image", {"Authorization": f"Bearer {KEY}"})
+    assert status == 400 and error_code(body) == "bad_image"              # refused before any job exists
