@@ -94,7 +94,7 @@ class Protector:
     def names(self) -> tuple[str, ...]:
         return tuple(self.encoders)
 
-    def _ensemble(self, asked: Sequence[str]) -> tuple[tuple[str, ...], list[Encoder]]:
+    def encoders_for(self, asked: Sequence[str]) -> tuple[tuple[str, ...], list[Encoder]]:
         """The encoders ``asked`` names (``installed``: all this protector holds), loading any it lacks."""
         names = self.names if tuple(asked) == ("installed",) else expand_encoders(tuple(asked), self.model_dirs)
         for name in names:
@@ -152,7 +152,7 @@ class Protector:
 
         loaded = load_image(image, options.max_pixels)
         device, dirs = self.device, self.model_dirs
-        names, encoders = self._ensemble(options.encoders)
+        names, encoders = self.encoders_for(options.encoders)
         builder, label = target_builder(options, dirs, device)
         anchor_rgb, style_rgb = builder.anchor_rgb, builder.style_rgb
 
@@ -301,7 +301,7 @@ class Protector:
         stage)``: "load" while the decoder loads (the first preview), then each reconstruction."""
         pixels = decode_rgb(shaded) if isinstance(shaded, (bytes, bytearray)) else shaded
         name = pick_decoder_encoder(list(measurements.get("encoders") or self.names))
-        _, (encoder,) = self._ensemble((name,))
+        _, (encoder,) = self.encoders_for((name,))
         if progress is not None and name not in self._decoders:
             progress(0, 0, "load")
         return make_preview(original, pixels, measurements, encoder, self.decoder(name), name, view_size, self.device,
@@ -313,7 +313,7 @@ class Protector:
         (H x W x 3 uint8), toward the target ``options`` name, at each trainer view, in numbers
         and words (the first view is the one the verdict is about)."""
         measurements = measurements or {}
-        names, encoders = self._ensemble(measurements.get("encoders") or options.encoders)
+        names, encoders = self.encoders_for(measurements.get("encoders") or options.encoders)
         builder, _ = target_builder(options, self.model_dirs, self.device)
         pixels = decode_rgb(posted)
         views = {short: dict(zip(names, posted_ratios(original, pixels, encoders, builder, short, self.device)))

@@ -303,5 +303,5 @@ def deploy(config: ServeConfig, host: str = "127.0.0.1", port: int = 8000, name:
     """Start Serve's HTTP proxy on the head node at host:port and run the application there."""
     from ray import serve
 
-    serve.start(http_options={"host": host, "port": port, "location": "HeadOnly"})
+    serve.start(http_options={"host": host, "port": port}, proxy_location="HeadOnly")
     serve.run(build_app(config), name=name, route_prefix="/")

@@ -32,7 +32,7 @@ LEVERS: dict[str, dict[str, Any]] = {
 def _yardstick(options: ProtectOptions, original: np.ndarray, protector: Protector, view: int) -> RatioMeter:
     """The common yardstick: the concept ratio toward the anchor, whatever the lever's target."""
     builder, _ = target_builder(replace(options, objective="anchor"), protector.model_dirs, protector.device)
-    names, encoders = protector._ensemble(options.encoders)
+    names, encoders = protector.encoders_for(options.encoders)
     return RatioMeter(encoders, builder, original, view, protector.device)
 
 

@@ -32,11 +32,12 @@ def test_the_label_bench_rows_and_table(plumbing_model_dir, anchor_dir, cat_arra
         assert min(row["size"]) == 48
         assert [f["model"] for f in row["white_box"]] == ["efficientnet-lite0"] and row["held_out"]
         assert row["seconds_latent"] > 0 and row["seconds_both"] > 0
+        assert row["ratio_kind"] == "concept_ratio_jpeg85"     # the default objective's own yardstick
     s = report["summary"]
     assert s["images"] == 2 and 0 <= s["white_box_changed"] <= 1 and s["time_ratio"] > 0
     assert s["ratio85_cost"] == pytest.approx(
         float(np.median([r["ratio85_both"] - r["ratio85_latent"] for r in report["rows"]])), abs=1e-4)
     table = label_bench_table(report)
-    for words in ("white-box top-1 changed", "held-out top-1 changed", "latent ratio after JPEG 85",
+    for words in ("white-box top-1 changed", "held-out top-1 changed", "latent channel (concept_ratio_jpeg85)",
                   "time per image", "chelsea [coffee]"):
         assert words in table, words
