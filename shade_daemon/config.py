@@ -99,13 +99,12 @@ class Settings:
     quality: str = _setting("default", "How hard the optimizer looks: the default quality preset of a job.")
     encoders: tuple[str, ...] = _setting(("installed",), "The image encoders shaded against (comma-separated in "
                                          "the variable); `installed` means every one installed.")
-    channels: tuple[str, ...] = _setting(("latent",), "What shading acts on (comma-separated): `latent` (the "
+    channels: tuple[str, ...] = _setting(("auto",), "What shading acts on (comma-separated): `latent` (the "
                                          "image encoders a generator trains through), `labels` (the classifiers and "
                                          "taggers that write its training captions), or `auto`: both where the "
                                          "label models are installed (`pip install 'shade-art[labels]'`), else "
-                                         "`latent`. `latent` alone by default for now: the labels channel does not yet "
-                                         "change the ensemble's label on 95 % of images and takes about 1.4 times "
-                                         "as long (docs/how-it-works.md, the label channel).")
+                                         "`latent`. Both cost about 1.06 times the latent channel's time "
+                                         "(docs/how-it-works.md, the label channel).")
     device: str = _setting("auto", "Where shading runs: `auto`, `cpu`, `cuda` or `mps`.")
     view_size: int = _setting(DEFAULT_VIEW_SIZE, "Working resolution of the optimization: the short side a "
                               "trainer resizes to.")

@@ -29,7 +29,8 @@ def daemon(cluster, plumbing_model_dir, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env.update(SHADE_HOME=str(home), SHADE_MODEL_DIR=str(plumbing_model_dir), SHADE_ENCODERS=RANDOM_ENCODER,
                SHADE_DEVICE="cpu", SHADE_QUALITY="fast", SHADE_STEPS="4", SHADE_VIEW_SIZE="64",
-               SHADE_TOKEN_STORE="file", SHADE_CLUSTER=cluster.address, OMP_NUM_THREADS="1")
+               SHADE_TOKEN_STORE="file", SHADE_CLUSTER=cluster.address, OMP_NUM_THREADS="1",
+               SHADE_CHANNELS="latent")
     d = loopback_daemon(env, home)
     yield d
     d.stop()

@@ -19,6 +19,7 @@ def run_shade(args, home: Path, model_dir=None, anchor_dir=None, extra_env=None,
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env["SHADE_HOME"] = str(home)
     env["OMP_NUM_THREADS"] = "1"
+    env["SHADE_CHANNELS"] = "latent"
     if model_dir is not None:
         env["SHADE_MODEL_DIR"] = str(model_dir)
     if anchor_dir is not None:

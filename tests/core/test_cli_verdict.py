@@ -22,7 +22,7 @@ FAST = ["--view-size", "64", "--steps", "3", "--quality", "fast", "--seed", "3",
 def shade(args, home: Path, model_dir, anchor_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1", SHADE_MODEL_DIR=str(model_dir),
-               SHADE_ANCHOR_DIR=str(anchor_dir))
+               SHADE_ANCHOR_DIR=str(anchor_dir), SHADE_CHANNELS="latent")
     return shadetest.run_shade(["protect", *args, *FAST], env)
 
 

@@ -61,6 +61,13 @@ def test_the_channels_setting_and_bad_values(tmp_path, picture, plumbing_model_d
     record = json.loads(latent.stdout.splitlines()[0])
     assert record["channels"] == ["latent"] and "labels" not in record
 
+    # No flag and no setting: auto, and with the labels extra installed that is both channels.
+    default = _shade(["protect", picture, "--out", tmp_path / "default", "--json", *FAST], home,
+                     plumbing_model_dir, anchor_dir)
+    assert default.returncode == 0, default.stderr
+    record = json.loads(default.stdout.splitlines()[0])
+    assert record["channels"] == ["latent", "labels"] and record["labels"]["white_box"]
+
     bad = _shade(["protect", picture, "--out", tmp_path / "out", "--channels", "latent,tags", *FAST], home,
                  plumbing_model_dir, anchor_dir)
     assert bad.returncode == 2 and "latent, labels" in bad.stderr and "'tags'" in bad.stderr

@@ -31,7 +31,7 @@ FAST = ["--view-size", "64", "--steps", "2", "--quality", "fast", "--seed", "3"]
 
 def run_shade(args, home: Path, model_dir=None, extra_env=None, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1")
+    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1", SHADE_CHANNELS="latent")
     if model_dir is not None:
         env["SHADE_MODEL_DIR"] = str(model_dir)
     env.update(extra_env or {})

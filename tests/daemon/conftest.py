@@ -58,6 +58,7 @@ def shade_env(tmp_path, anchor_dir, plumbing_model_dir, monkeypatch) -> dict[str
         "SHADE_STEPS": "3",
         "SHADE_DEVICE": "cpu",
         "SHADE_WATCH_DEBOUNCE_SECONDS": "0.2",
+        "SHADE_CHANNELS": "latent",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

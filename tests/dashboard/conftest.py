@@ -48,7 +48,7 @@ def _env(home: Path, plumbing_model_dir: Path, anchor_dir: Path) -> dict[str, st
         encoding="utf-8",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1")
+    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1", SHADE_CHANNELS="latent")
     return env
 
 

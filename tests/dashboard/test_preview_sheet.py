@@ -26,7 +26,7 @@ def test_protect_preview_writes_the_sheet(tmp_path, cat_array, plumbing_model_di
     Image.fromarray(np.ascontiguousarray(cat_array[100:196, 100:196])).save(folder / "crop.png")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
     env.update(SHADE_HOME=str(tmp_path / "home"), SHADE_MODEL_DIR=str(plumbing_model_dir),
-               SHADE_ANCHOR_DIR=str(anchor_dir), OMP_NUM_THREADS="1")
+               SHADE_ANCHOR_DIR=str(anchor_dir), OMP_NUM_THREADS="1", SHADE_CHANNELS="latent")
     res = shadetest.run_shade(["protect", folder / "cat.png", folder / "crop.png", "--out", tmp_path / "out",
                                "--json", "--target", "cat", "--view-size", "64", "--steps", "2", "--quality", "fast",
                                "--preview", tmp_path / "sheets" / "preview.png"], env)

@@ -59,7 +59,7 @@ def daemon(tmp_path_factory, plumbing_model_dir, images) -> DaemonProcess:
     )
     # config.toml decides: inherited SHADE_* variables would override it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1")
+    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1", SHADE_CHANNELS="latent")
     d = DaemonProcess(env, "--port", "0", "--no-tray", "--no-watch")
     yield d
     d.stop()

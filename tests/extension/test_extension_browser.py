@@ -212,6 +212,7 @@ def test_start_shade_starts_the_app_through_the_helper_and_the_upload_goes_on(sh
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.toml").write_text(
         f'view_size = 64\nquality = "fast"\ntoken_store = "file"\nmax_pixels = 15000\nport = {port}\n'
+        'channels = ["latent"]\n'
         f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n", encoding="utf-8")
     override = native_host_override(shade_on.user_data)
     override.write_text(f"export SHADE_HOME={json.dumps(str(home))}\n")

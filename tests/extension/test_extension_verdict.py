@@ -41,7 +41,7 @@ def weak_daemon(tmp_path_factory, plumbing_model_dir, anchor_dir):
         f"model_dirs = [{json.dumps(str(plumbing_model_dir))}]\n"
         f"anchor_dirs = [{json.dumps(str(anchor_dir))}]\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHADE_")}
-    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1")
+    env.update(SHADE_HOME=str(home), OMP_NUM_THREADS="1", SHADE_CHANNELS="latent")
     d = DaemonProcess(env, "--port", "0", "--no-tray", "--no-watch")
     yield d
     d.stop()
