@@ -24,7 +24,7 @@ from shade_daemon.service.core import Core
 
 image, models, anchors = map(Path, sys.argv[1:4])
 settings = Settings(encoders=(sys.argv[4],), model_dirs=(models,), anchor_dirs=(anchors,), device="cpu",
-                    view_size=128, steps=2, quality="fast", target="cat", mode="poison")
+                    view_size=128, steps=2, quality="fast", target="cat", mode="poison", channels=("latent",))
 core = Core(settings)
 core.preload()
 opts = core.job_options({}, has_anchor=False, has_style=False)
