@@ -179,9 +179,7 @@ class ShadeAPIImpl:
 
             return JSONResponse({"ok": True})
         parts = path.split("/")
-        if path == "/v1/protect":
-            method = "POST"
-        elif path == "/v1/jobs":
+        if path in ("/v1/protect", "/v1/jobs"):
             method = "POST"
         elif len(parts) in (4, 5) and parts[:3] == ["", "v1", "jobs"] and (len(parts) == 4 or parts[4] == "result"):
             method = "GET"
